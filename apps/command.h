@@ -1,0 +1,24 @@
+#pragma once
+// Each apps/cmd_*.cpp adds its sub-commands to the CLI with one SEMIFLOW_COMMAND line, so the
+// command files stay independent of each other and of main.cpp.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <vector>
+
+namespace semiflow::cli {
+
+using CommandInstaller = std::function<void(CLI::App& app)>;
+
+std::vector<CommandInstaller>& command_installers();
+
+struct CommandRegistration {
+  explicit CommandRegistration(CommandInstaller installer) { command_installers().push_back(std::move(installer)); }
+};
+
+}  // namespace semiflow::cli
+
+#define SEMIFLOW_CLI_CONCAT_(a, b) a##b
+#define SEMIFLOW_CLI_CONCAT(a, b) SEMIFLOW_CLI_CONCAT_(a, b)
+#define SEMIFLOW_COMMAND(installer) \
+  static const ::semiflow::cli::CommandRegistration SEMIFLOW_CLI_CONCAT(semiflow_command_, __LINE__){installer}

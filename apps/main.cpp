@@ -1,0 +1,29 @@
+#include "apps/command.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iostream>
+
+namespace semiflow::cli {
+std::vector<CommandInstaller>& command_installers() {
+  static std::vector<CommandInstaller> installers;
+  return installers;
+}
+}  // namespace semiflow::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"semiflow: semi-supervised hierarchical image classification (Noisy Student, Meta Pseudo Labels)"};
+  app.set_version_flag("--version", SEMIFLOW_VERSION);
+  app.require_subcommand(1);
+  for (const auto& install : semiflow::cli::command_installers()) install(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}
