@@ -1,0 +1,698 @@
+#include "datasets/transforms.h"
+
+#include "datasets/rand_augment.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <tuple>
+
+namespace semiflow {
+
+namespace {
+
+constexpr std::uint64_t kGoldenGamma = 0x9e3779b97f4a7c15ULL;
+
+std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Python's round(): std::nearbyint rounds half to even in the default rounding mode.
+int round_half_even(double value) { return static_cast<int>(std::nearbyint(value)); }
+
+void require_supported_channels(const Image& image, const char* what) {
+  if (image.channels != 1 && image.channels != 3) {
+    throw std::invalid_argument(fmt::format("{}: images must have 1 or 3 channels, got {}", what, image.channels));
+  }
+}
+
+// Bilinear taps along one axis, 11-bit weights so two passes of products fit in 32 bits.
+constexpr int kWeightBits = 11;
+constexpr int kWeightOne = 1 << kWeightBits;
+
+struct LinearTap {
+  int offset0;  // element offsets of the two source samples
+  int offset1;
+  int weight1;  // weight of offset1; offset0 gets kWeightOne - weight1
+};
+
+void compute_linear_taps(int in_size, int in_start, int out_size, int stride, std::vector<LinearTap>& taps) {
+  taps.resize(static_cast<std::size_t>(out_size));
+  const double scale = static_cast<double>(in_size) / out_size;
+  for (int i = 0; i < out_size; ++i) {
+    const double source = std::max(0.0, (i + 0.5) * scale - 0.5);
+    const int index0 = std::min(static_cast<int>(source), in_size - 1);
+    const int index1 = index0 + (index0 < in_size - 1 ? 1 : 0);
+    const int weight1 = static_cast<int>(std::lround((source - index0) * kWeightOne));
+    taps[static_cast<std::size_t>(i)] = {(in_start + index0) * stride, (in_start + index1) * stride, weight1};
+  }
+}
+
+template <int C>
+void resize_kernel(const Image& in, Image& out, const std::vector<LinearTap>& x_taps, const std::vector<LinearTap>& y_taps) {
+  constexpr int kRound = 1 << (2 * kWeightBits - 1);
+  for (int y = 0; y < out.height; ++y) {
+    const LinearTap& ty = y_taps[static_cast<std::size_t>(y)];
+    const std::uint8_t* row0 = in.pixels.data() + ty.offset0;
+    const std::uint8_t* row1 = in.pixels.data() + ty.offset1;
+    const int wy1 = ty.weight1;
+    const int wy0 = kWeightOne - wy1;
+    std::uint8_t* dst = out.row(y);
+    for (int x = 0; x < out.width; ++x) {
+      const LinearTap& tx = x_taps[static_cast<std::size_t>(x)];
+      const int wx1 = tx.weight1;
+      const int wx0 = kWeightOne - wx1;
+      for (int c = 0; c < C; ++c) {
+        const int top = row0[tx.offset0 + c] * wx0 + row0[tx.offset1 + c] * wx1;
+        const int bottom = row1[tx.offset0 + c] * wx0 + row1[tx.offset1 + c] * wx1;
+        dst[x * C + c] = static_cast<std::uint8_t>((top * wy0 + bottom * wy1 + kRound) >> (2 * kWeightBits));
+      }
+    }
+  }
+}
+
+int reflect_index(int index, int size) {
+  if (index < 0) return -index;
+  if (index >= size) return 2 * (size - 1) - index;
+  return index;
+}
+
+// out(y, x) = in(y + offset_y, x + offset_x); outside `in`, `fill` or the reflection (which
+// the callers guarantee stays within one reflection of the image).
+void copy_window(const Image& in, Image& out, int offset_x, int offset_y, PaddingMode mode, std::uint8_t fill) {
+  const int c = in.channels;
+  const int inside_begin = std::clamp(-offset_x, 0, out.width);
+  const int inside_end = std::clamp(in.width - offset_x, inside_begin, out.width);
+  const std::size_t out_row_bytes = static_cast<std::size_t>(out.width) * c;
+  for (int y = 0; y < out.height; ++y) {
+    std::uint8_t* dst = out.row(y);
+    int source_y = y + offset_y;
+    if (source_y < 0 || source_y >= in.height) {
+      if (mode == PaddingMode::constant) {
+        std::memset(dst, fill, out_row_bytes);
+        continue;
+      }
+      source_y = reflect_index(source_y, in.height);
+    }
+    const std::uint8_t* src = in.row(source_y);
+    std::memcpy(dst + inside_begin * c, src + (inside_begin + offset_x) * c,
+                static_cast<std::size_t>(inside_end - inside_begin) * c);
+    auto fill_outside = [&](int x_begin, int x_end) {
+      if (mode == PaddingMode::constant) {
+        std::memset(dst + x_begin * c, fill, static_cast<std::size_t>(x_end - x_begin) * c);
+        return;
+      }
+      for (int x = x_begin; x < x_end; ++x) {
+        std::memcpy(dst + x * c, src + reflect_index(x + offset_x, in.width) * c, static_cast<std::size_t>(c));
+      }
+    };
+    fill_outside(0, inside_begin);
+    fill_outside(inside_end, out.width);
+  }
+}
+
+template <int C>
+void hflip_kernel(Image& image) {
+  for (int y = 0; y < image.height; ++y) {
+    std::uint8_t* left = image.row(y);
+    std::uint8_t* right = left + (image.width - 1) * C;
+    for (; left < right; left += C, right -= C) {
+      for (int c = 0; c < C; ++c) std::swap(left[c], right[c]);
+    }
+  }
+}
+
+template <int C>
+void normalize_kernel(const Image& image, const std::vector<std::array<float, 256>>& tables, float* out) {
+  const std::size_t count = static_cast<std::size_t>(image.width) * image.height;
+  const std::uint8_t* src = image.pixels.data();
+  for (int c = 0; c < C; ++c) {
+    const float* table = tables[static_cast<std::size_t>(c)].data();
+    float* plane = out + c * count;
+    for (std::size_t i = 0; i < count; ++i) plane[i] = table[src[i * C + c]];
+  }
+}
+
+}  // namespace
+
+// ---- Rng ----------------------------------------------------------------------------------
+
+Rng Rng::for_item(std::uint64_t run_seed, std::uint64_t epoch, std::uint64_t item_index) {
+  // Every step is a bijection of the state, so within a run and epoch distinct items get
+  // distinct streams; the mixing decorrelates neighbouring indices.
+  return Rng(mix64(mix64(mix64(run_seed + kGoldenGamma) ^ epoch) ^ item_index));
+}
+
+Rng::result_type Rng::operator()() {
+  state_ += kGoldenGamma;
+  return mix64(state_);
+}
+
+std::uint64_t Rng::below(std::uint64_t bound) {
+  // Lemire's multiply-and-reject: unbiased, and a division only on the rare slow path.
+  unsigned __int128 product = static_cast<unsigned __int128>((*this)()) * bound;
+  auto low = static_cast<std::uint64_t>(product);
+  if (low < bound) {
+    const std::uint64_t threshold = (0 - bound) % bound;
+    while (low < threshold) {
+      product = static_cast<unsigned __int128>((*this)()) * bound;
+      low = static_cast<std::uint64_t>(product);
+    }
+  }
+  return static_cast<std::uint64_t>(product >> 64);
+}
+
+int Rng::uniform_int(int low, int high) {
+  const auto span = static_cast<std::uint64_t>(static_cast<std::int64_t>(high) - low) + 1;
+  return static_cast<int>(low + static_cast<std::int64_t>(below(span)));
+}
+
+double Rng::uniform01() { return static_cast<double>((*this)() >> 11) * 0x1.0p-53; }
+
+double Rng::uniform(double low, double high) { return low + (high - low) * uniform01(); }
+
+bool Rng::bernoulli(double p) { return uniform01() < p; }
+
+// ---- shape and geometry -------------------------------------------------------------------
+
+void reshape_image(Image& image, int width, int height, int channels) {
+  if (width <= 0 || height <= 0 || (channels != 1 && channels != 3)) {
+    throw std::invalid_argument(
+        fmt::format("image shape {}x{}x{} is invalid: sides must be positive, channels 1 or 3", width, height, channels));
+  }
+  image.width = width;
+  image.height = height;
+  image.channels = channels;
+  image.pixels.resize(static_cast<std::size_t>(width) * height * channels);
+}
+
+void resize_region(const Image& in, const CropBox& box, Image& out, int out_width, int out_height) {
+  require_supported_channels(in, "resize");
+  if (box.width <= 0 || box.height <= 0 || box.x < 0 || box.y < 0 || box.x + box.width > in.width ||
+      box.y + box.height > in.height) {
+    throw std::invalid_argument(fmt::format("resize: region {}x{} at ({}, {}) is not inside the {}x{} image", box.width,
+                                            box.height, box.x, box.y, in.width, in.height));
+  }
+  if (&in == &out) throw std::invalid_argument("resize: input and output must be different images");
+  reshape_image(out, out_width, out_height, in.channels);
+  // Per-thread tables: the hot path reuses them instead of allocating per image.
+  thread_local std::vector<LinearTap> x_taps;
+  thread_local std::vector<LinearTap> y_taps;
+  compute_linear_taps(box.width, box.x, out_width, in.channels, x_taps);
+  compute_linear_taps(box.height, box.y, out_height, in.width * in.channels, y_taps);
+  if (in.channels == 1) {
+    resize_kernel<1>(in, out, x_taps, y_taps);
+  } else {
+    resize_kernel<3>(in, out, x_taps, y_taps);
+  }
+}
+
+void resize(const Image& in, Image& out, int out_width, int out_height) {
+  resize_region(in, CropBox{0, 0, in.width, in.height}, out, out_width, out_height);
+}
+
+std::pair<int, int> shorter_side_size(int width, int height, int size) {
+  if (width <= height) return {size, static_cast<int>(static_cast<double>(size) * height / width)};
+  return {static_cast<int>(static_cast<double>(size) * width / height), size};
+}
+
+void center_crop(const Image& in, Image& out, int out_width, int out_height) {
+  require_supported_channels(in, "center_crop");
+  if (&in == &out) throw std::invalid_argument("center_crop: input and output must be different images");
+  reshape_image(out, out_width, out_height, in.channels);
+  auto offset = [](int in_size, int out_size) {
+    return out_size > in_size ? -((out_size - in_size) / 2) : round_half_even((in_size - out_size) / 2.0);
+  };
+  copy_window(in, out, offset(in.width, out_width), offset(in.height, out_height), PaddingMode::constant, 0);
+}
+
+CropBox random_resized_crop_box(int width, int height, const RandomResizedCropParams& params, Rng& rng) {
+  if (!(params.scale_min > 0 && params.scale_min <= params.scale_max && params.ratio_min > 0 &&
+        params.ratio_min <= params.ratio_max)) {
+    throw std::invalid_argument(fmt::format(
+        "random_resized_crop: need 0 < scale_min <= scale_max and 0 < ratio_min <= ratio_max, got scale ({}, {}) ratio ({}, {})",
+        params.scale_min, params.scale_max, params.ratio_min, params.ratio_max));
+  }
+  const double area = static_cast<double>(width) * height;
+  const double log_ratio_min = std::log(params.ratio_min);
+  const double log_ratio_max = std::log(params.ratio_max);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target_area = area * rng.uniform(params.scale_min, params.scale_max);
+    const double aspect = std::exp(rng.uniform(log_ratio_min, log_ratio_max));
+    const int w = round_half_even(std::sqrt(target_area * aspect));
+    const int h = round_half_even(std::sqrt(target_area / aspect));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
+      const int y = rng.uniform_int(0, height - h);
+      const int x = rng.uniform_int(0, width - w);
+      return {x, y, w, h};
+    }
+  }
+  // Centre crop with the aspect ratio clamped into the allowed range.
+  const double in_ratio = static_cast<double>(width) / height;
+  int w = width;
+  int h = height;
+  if (in_ratio < params.ratio_min) {
+    h = std::min(height, round_half_even(width / params.ratio_min));
+  } else if (in_ratio > params.ratio_max) {
+    w = std::min(width, round_half_even(height * params.ratio_max));
+  }
+  return {(width - w) / 2, (height - h) / 2, w, h};
+}
+
+void random_resized_crop(const Image& in, Image& out, int out_width, int out_height,
+                         const RandomResizedCropParams& params, Rng& rng) {
+  resize_region(in, random_resized_crop_box(in.width, in.height, params, rng), out, out_width, out_height);
+}
+
+void pad_random_crop(const Image& in, Image& out, int out_width, int out_height, int padding, PaddingMode mode,
+                     std::uint8_t fill, Rng& rng) {
+  require_supported_channels(in, "random_crop");
+  if (&in == &out) throw std::invalid_argument("random_crop: input and output must be different images");
+  const int padded_width = in.width + 2 * padding;
+  const int padded_height = in.height + 2 * padding;
+  if (padding < 0 || out_width > padded_width || out_height > padded_height) {
+    throw std::invalid_argument(fmt::format("random_crop: a {}x{} crop does not fit the {}x{} image padded by {}",
+                                            out_width, out_height, in.width, in.height, padding));
+  }
+  if (mode == PaddingMode::reflect && (padding >= in.width || padding >= in.height)) {
+    throw std::invalid_argument(fmt::format(
+        "random_crop: reflect padding {} needs an image larger than that on both sides, got {}x{}", padding, in.width,
+        in.height));
+  }
+  reshape_image(out, out_width, out_height, in.channels);
+  const int top = rng.uniform_int(0, padded_height - out_height);
+  const int left = rng.uniform_int(0, padded_width - out_width);
+  copy_window(in, out, left - padding, top - padding, mode, fill);
+}
+
+void hflip(Image& image) {
+  require_supported_channels(image, "hflip");
+  if (image.channels == 1) {
+    hflip_kernel<1>(image);
+  } else {
+    hflip_kernel<3>(image);
+  }
+}
+
+void cutout(Image& image, int size, std::uint8_t fill, Rng& rng) {
+  require_supported_channels(image, "cutout");
+  if (size <= 0) throw std::invalid_argument(fmt::format("cutout: size must be positive, got {}", size));
+  const int centre_y = rng.uniform_int(0, image.height - 1);
+  const int centre_x = rng.uniform_int(0, image.width - 1);
+  const int y_begin = std::max(0, centre_y - size / 2);
+  const int y_end = std::min(image.height, centre_y - size / 2 + size);
+  const int x_begin = std::max(0, centre_x - size / 2);
+  const int x_end = std::min(image.width, centre_x - size / 2 + size);
+  if (x_begin >= x_end) return;
+  for (int y = y_begin; y < y_end; ++y) {
+    std::memset(image.row(y) + x_begin * image.channels, fill,
+                static_cast<std::size_t>(x_end - x_begin) * image.channels);
+  }
+}
+
+// ---- Normalizer ---------------------------------------------------------------------------
+
+Normalizer::Normalizer(const std::vector<float>& mean, const std::vector<float>& stddev) {
+  if (mean.size() != stddev.size() || (mean.size() != 1 && mean.size() != 3)) {
+    throw std::invalid_argument(fmt::format("normalize: mean and std need 1 or 3 values each, got {} and {}",
+                                            mean.size(), stddev.size()));
+  }
+  tables_.resize(mean.size());
+  for (std::size_t c = 0; c < mean.size(); ++c) {
+    if (!(stddev[c] > 0) || !std::isfinite(stddev[c]) || !std::isfinite(mean[c])) {
+      throw std::invalid_argument(
+          fmt::format("normalize: channel {} needs a finite mean and a positive std, got {} and {}", c, mean[c], stddev[c]));
+    }
+    for (int v = 0; v < 256; ++v) {
+      tables_[c][static_cast<std::size_t>(v)] = (static_cast<float>(v) / 255.0f - mean[c]) / stddev[c];
+    }
+  }
+}
+
+void Normalizer::operator()(const Image& image, float* out) const {
+  if (image.channels == channels()) {
+    if (image.channels == 1) {
+      normalize_kernel<1>(image, tables_, out);
+    } else {
+      normalize_kernel<3>(image, tables_, out);
+    }
+  } else if (image.channels == 1 && channels() == 3) {
+    const std::size_t count = static_cast<std::size_t>(image.width) * image.height;
+    for (int c = 0; c < 3; ++c) {
+      const float* table = tables_[static_cast<std::size_t>(c)].data();
+      float* plane = out + c * count;
+      for (std::size_t i = 0; i < count; ++i) plane[i] = table[image.pixels[i]];
+    }
+  } else {
+    throw std::invalid_argument(
+        fmt::format("normalize: cannot write a {}-channel image as {} channels", image.channels, channels()));
+  }
+}
+
+// ---- TransformPipeline --------------------------------------------------------------------
+
+class TransformStep {
+ public:
+  virtual ~TransformStep() = default;
+  // The result is left in `image`; steps that cannot work in place write `scratch` and swap.
+  virtual void apply(Image& image, Image& scratch, Rng& rng) const = 0;
+};
+
+namespace {
+
+// Typed, validated access to one spec's text parameters; every error names the op.
+class ParamReader {
+ public:
+  ParamReader(const TransformSpec& spec, std::size_t position, const std::vector<std::string>& known)
+      : spec_(spec), context_(fmt::format("augment[{}] {}", position, spec.op)) {
+    for (const auto& [key, value] : spec.params) {
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        fail(fmt::format("unknown parameter '{}' (valid: {})", key, known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+      }
+    }
+  }
+
+  bool has(const std::string& key) const { return spec_.params.count(key) > 0; }
+
+  int integer(const std::string& key, int fallback, int min, int max) const {
+    return has(key) ? required_integer(key, min, max) : fallback;
+  }
+
+  int required_integer(const std::string& key, int min, int max) const {
+    const std::string& text = value(key);
+    int parsed = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (error != std::errc() || end != text.data() + text.size() || parsed < min || parsed > max) {
+      fail(fmt::format("parameter '{}' must be an integer in [{}, {}], got '{}'", key, min, max, text));
+    }
+    return parsed;
+  }
+
+  double real(const std::string& key, double fallback, double min, double max) const {
+    return has(key) ? parse_real(key, value(key), min, max) : fallback;
+  }
+
+  std::pair<double, double> ordered_pair(const std::string& key, std::pair<double, double> fallback, double min,
+                                         double max) const {
+    if (!has(key)) return fallback;
+    const std::string& text = value(key);
+    const std::size_t comma = text.find(',');
+    if (comma == std::string::npos) fail(fmt::format("parameter '{}' must be a pair 'low,high', got '{}'", key, text));
+    const double low = parse_real(key, trim(text.substr(0, comma)), min, max);
+    const double high = parse_real(key, trim(text.substr(comma + 1)), min, max);
+    if (low > high) fail(fmt::format("parameter '{}' must have low <= high, got '{}'", key, text));
+    return {low, high};
+  }
+
+  std::string choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& choices) const {
+    if (!has(key)) return fallback;
+    const std::string& text = value(key);
+    if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
+      fail(fmt::format("parameter '{}' must be one of {}, got '{}'", key, fmt::join(choices, ", "), text));
+    }
+    return text;
+  }
+
+  [[noreturn]] void fail(const std::string& message) const {
+    throw std::invalid_argument(fmt::format("{}: {}", context_, message));
+  }
+
+ private:
+  const std::string& value(const std::string& key) const {
+    const auto found = spec_.params.find(key);
+    if (found == spec_.params.end()) fail(fmt::format("missing parameter '{}'", key));
+    return found->second;
+  }
+
+  static std::string trim(const std::string& text) {
+    const auto begin = text.find_first_not_of(" \t");
+    const auto end = text.find_last_not_of(" \t");
+    return begin == std::string::npos ? std::string() : text.substr(begin, end - begin + 1);
+  }
+
+  double parse_real(const std::string& key, const std::string& text, double min, double max) const {
+    double parsed = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+    if (error != std::errc() || end != text.data() + text.size() || !(parsed >= min && parsed <= max)) {
+      fail(fmt::format("parameter '{}' must be a number in [{}, {}], got '{}'", key, min, max, text));
+    }
+    return parsed;
+  }
+
+  const TransformSpec& spec_;
+  std::string context_;
+};
+
+constexpr int kMaxSide = 1 << 15;
+
+struct OutputSize {
+  int width;
+  int height;
+};
+
+// `size` (square) or `width` + `height`.
+OutputSize read_output_size(const ParamReader& params) {
+  if (params.has("size")) {
+    if (params.has("width") || params.has("height")) params.fail("give either 'size' or 'width' and 'height', not both");
+    const int size = params.required_integer("size", 1, kMaxSide);
+    return {size, size};
+  }
+  if (!params.has("width") || !params.has("height")) params.fail("needs 'size' or both 'width' and 'height'");
+  return {params.required_integer("width", 1, kMaxSide), params.required_integer("height", 1, kMaxSide)};
+}
+
+std::uint8_t read_fill(const ParamReader& params) {
+  return static_cast<std::uint8_t>(params.integer("fill", 0, 0, 255));
+}
+
+class ResizeStep : public TransformStep {
+ public:
+  explicit ResizeStep(const ParamReader& params) {
+    if (params.has("size") && !params.has("width") && !params.has("height")) {
+      shorter_side_ = params.required_integer("size", 1, kMaxSide);
+    } else {
+      size_ = read_output_size(params);
+    }
+  }
+  void apply(Image& image, Image& scratch, Rng&) const override {
+    const auto [width, height] =
+        shorter_side_ > 0 ? shorter_side_size(image.width, image.height, shorter_side_) : std::pair{size_.width, size_.height};
+    resize(image, scratch, width, height);
+    std::swap(image, scratch);
+  }
+
+ private:
+  int shorter_side_ = 0;
+  OutputSize size_{0, 0};
+};
+
+class CenterCropStep : public TransformStep {
+ public:
+  explicit CenterCropStep(const ParamReader& params) : size_(read_output_size(params)) {}
+  void apply(Image& image, Image& scratch, Rng&) const override {
+    center_crop(image, scratch, size_.width, size_.height);
+    std::swap(image, scratch);
+  }
+
+ private:
+  OutputSize size_;
+};
+
+class RandomResizedCropStep : public TransformStep {
+ public:
+  explicit RandomResizedCropStep(const ParamReader& params) : size_(read_output_size(params)) {
+    const RandomResizedCropParams defaults;
+    std::tie(crop_.scale_min, crop_.scale_max) =
+        params.ordered_pair("scale", {defaults.scale_min, defaults.scale_max}, 1e-6, 1.0);
+    std::tie(crop_.ratio_min, crop_.ratio_max) =
+        params.ordered_pair("ratio", {defaults.ratio_min, defaults.ratio_max}, 1e-3, 1e3);
+  }
+  void apply(Image& image, Image& scratch, Rng& rng) const override {
+    random_resized_crop(image, scratch, size_.width, size_.height, crop_, rng);
+    std::swap(image, scratch);
+  }
+
+ private:
+  OutputSize size_;
+  RandomResizedCropParams crop_;
+};
+
+class RandomCropStep : public TransformStep {
+ public:
+  explicit RandomCropStep(const ParamReader& params)
+      : size_(read_output_size(params)),
+        padding_(params.integer("padding", 0, 0, kMaxSide)),
+        mode_(params.choice("padding_mode", "constant", {"constant", "reflect"}) == "reflect" ? PaddingMode::reflect
+                                                                                              : PaddingMode::constant),
+        fill_(read_fill(params)) {}
+  void apply(Image& image, Image& scratch, Rng& rng) const override {
+    pad_random_crop(image, scratch, size_.width, size_.height, padding_, mode_, fill_, rng);
+    std::swap(image, scratch);
+  }
+
+ private:
+  OutputSize size_;
+  int padding_;
+  PaddingMode mode_;
+  std::uint8_t fill_;
+};
+
+class HflipStep : public TransformStep {
+ public:
+  explicit HflipStep(const ParamReader& params) : probability_(params.real("p", 0.5, 0.0, 1.0)) {}
+  void apply(Image& image, Image&, Rng& rng) const override {
+    if (rng.bernoulli(probability_)) hflip(image);
+  }
+
+ private:
+  double probability_;
+};
+
+class CutoutStep : public TransformStep {
+ public:
+  explicit CutoutStep(const ParamReader& params)
+      : size_(params.required_integer("size", 1, kMaxSide)), fill_(read_fill(params)) {}
+  void apply(Image& image, Image&, Rng& rng) const override { cutout(image, size_, fill_, rng); }
+
+ private:
+  int size_;
+  std::uint8_t fill_;
+};
+
+class RandAugmentStep : public TransformStep {
+ public:
+  explicit RandAugmentStep(const ParamReader& params) {
+    params_.num_ops = params.integer("n", params_.num_ops, 0, 64);
+    params_.num_bins = params.integer("bins", params_.num_bins, 2, 1024);
+    params_.magnitude = params.integer("m", params_.magnitude, 0, params_.num_bins - 1);
+    params_.fill = read_fill(params);
+  }
+  void apply(Image& image, Image& scratch, Rng& rng) const override { rand_augment(image, scratch, params_, rng); }
+
+ private:
+  RandAugmentParams params_;
+};
+
+struct StepKind {
+  const char* name;
+  std::vector<std::string> params;
+  std::shared_ptr<const TransformStep> (*build)(const ParamReader&);
+};
+
+template <typename Step>
+std::shared_ptr<const TransformStep> build_step(const ParamReader& params) {
+  return std::make_shared<Step>(params);
+}
+
+const std::vector<StepKind>& step_kinds() {
+  static const std::vector<StepKind> kinds = {
+      {"resize", {"size", "width", "height"}, build_step<ResizeStep>},
+      {"center_crop", {"size", "width", "height"}, build_step<CenterCropStep>},
+      {"random_resized_crop", {"size", "width", "height", "scale", "ratio"}, build_step<RandomResizedCropStep>},
+      {"random_crop", {"size", "width", "height", "padding", "padding_mode", "fill"}, build_step<RandomCropStep>},
+      {"hflip", {"p"}, build_step<HflipStep>},
+      {"cutout", {"size", "fill"}, build_step<CutoutStep>},
+      {"rand_augment", {"n", "m", "bins", "fill"}, build_step<RandAugmentStep>},
+  };
+  return kinds;
+}
+
+std::string yaml_parameter_text(const YAML::Node& value, const std::string& context) {
+  if (value.IsScalar()) return value.Scalar();
+  if (value.IsSequence()) {
+    std::vector<std::string> items;
+    for (const auto& item : value) {
+      if (!item.IsScalar()) throw std::invalid_argument(context + ": list parameters may hold plain values only");
+      items.push_back(item.Scalar());
+    }
+    return fmt::format("{}", fmt::join(items, ","));
+  }
+  throw std::invalid_argument(context + ": parameters must be values or lists of values");
+}
+
+}  // namespace
+
+std::vector<std::string> TransformPipeline::op_names() {
+  std::vector<std::string> names;
+  for (const auto& kind : step_kinds()) names.emplace_back(kind.name);
+  return names;
+}
+
+TransformPipeline::TransformPipeline(std::vector<TransformSpec> specs) : specs_(std::move(specs)) {
+  for (std::size_t i = 0; i < specs_.size(); ++i) {
+    const TransformSpec& spec = specs_[i];
+    const auto& kinds = step_kinds();
+    const auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const StepKind& k) { return spec.op == k.name; });
+    if (kind == kinds.end()) {
+      throw std::invalid_argument(
+          fmt::format("augment[{}]: unknown op '{}' (valid: {})", i, spec.op, fmt::join(op_names(), ", ")));
+    }
+    steps_.push_back(kind->build(ParamReader(spec, i, kind->params)));
+  }
+}
+
+TransformPipeline TransformPipeline::from_yaml(const YAML::Node& node) {
+  if (!node.IsSequence()) {
+    throw std::invalid_argument("augment: expected a list of ops, e.g. [{op: hflip, p: 0.5}]");
+  }
+  std::vector<TransformSpec> specs;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string context = fmt::format("augment[{}]", i);
+    if (!item.IsMap()) throw std::invalid_argument(context + ": expected a map with an 'op' key");
+    TransformSpec spec;
+    for (const auto& entry : item) {
+      const auto key = entry.first.as<std::string>();
+      const std::string value = yaml_parameter_text(entry.second, context + " " + key);
+      if (key == "op") {
+        spec.op = value;
+      } else {
+        spec.params[key] = value;
+      }
+    }
+    if (spec.op.empty()) {
+      throw std::invalid_argument(fmt::format("{}: missing 'op' (valid: {})", context, fmt::join(op_names(), ", ")));
+    }
+    specs.push_back(std::move(spec));
+  }
+  return TransformPipeline(std::move(specs));
+}
+
+TransformPipeline TransformPipeline::with_overrides(const std::map<std::string, std::string>& overrides) const {
+  std::vector<TransformSpec> specs = specs_;
+  for (const auto& [key, value] : overrides) {
+    const std::size_t dot = key.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == key.size()) {
+      throw std::invalid_argument(fmt::format("augment override '{}': expected 'op.param', e.g. 'rand_augment.m'", key));
+    }
+    const std::string op = key.substr(0, dot);
+    bool found = false;
+    for (TransformSpec& spec : specs) {
+      if (spec.op == op) {
+        spec.params[key.substr(dot + 1)] = value;
+        found = true;
+      }
+    }
+    if (!found) {
+      std::vector<std::string> ops;
+      for (const auto& spec : specs_) ops.push_back(spec.op);
+      throw std::invalid_argument(fmt::format("augment override '{}': the pipeline has no '{}' op (it has: {})", key, op,
+                                              ops.empty() ? "none" : fmt::format("{}", fmt::join(ops, ", "))));
+    }
+  }
+  return TransformPipeline(std::move(specs));
+}
+
+void TransformPipeline::apply(Image& image, Image& scratch, Rng& rng) const {
+  for (const auto& step : steps_) step->apply(image, scratch, rng);
+}
+
+}  // namespace semiflow
