@@ -1,0 +1,61 @@
+#include "graph/params.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <stdexcept>
+
+namespace semiflow::graph {
+
+const char* param_type_name(ParamType type) {
+  switch (type) {
+    case ParamType::Int: return "int";
+    case ParamType::Float: return "float";
+    case ParamType::Bool: return "bool";
+    case ParamType::String: return "string";
+    case ParamType::NumberList: return "list of numbers";
+    case ParamType::StringList: return "list of strings";
+  }
+  return "?";
+}
+
+ParamType param_type_of(const ParamValue& value) {
+  // The variant's alternatives are declared in ParamType's order.
+  return static_cast<ParamType>(value.index());
+}
+
+std::string format_param(const ParamValue& value) {
+  struct Formatter {
+    std::string operator()(std::int64_t v) const { return std::to_string(v); }
+    std::string operator()(double v) const { return fmt::format("{}", v); }
+    std::string operator()(bool v) const { return v ? "true" : "false"; }
+    std::string operator()(const std::string& v) const { return v.empty() ? "\"\"" : v; }
+    std::string operator()(const std::vector<double>& v) const { return fmt::format("[{}]", fmt::join(v, ", ")); }
+    std::string operator()(const std::vector<std::string>& v) const {
+      return fmt::format("[{}]", fmt::join(v, ", "));
+    }
+  };
+  return std::visit(Formatter{}, value);
+}
+
+std::filesystem::path Params::get_path(const std::string& name) const {
+  std::filesystem::path path = get_string(name);
+  return path.is_absolute() ? path : config_dir_ / path;
+}
+
+const ParamValue& Params::find(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) {
+    throw std::logic_error(fmt::format("node '{}' asked for parameter '{}', which its schema does not declare",
+                                       node_name_, name));
+  }
+  return it->second;
+}
+
+void Params::throw_wrong_type(const std::string& name, const ParamValue& actual, const ParamValue& asked) const {
+  throw std::logic_error(fmt::format("node '{}' read parameter '{}' as {}, but its schema declares it {}", node_name_,
+                                     name, param_type_name(param_type_of(asked)),
+                                     param_type_name(param_type_of(actual))));
+}
+
+}  // namespace semiflow::graph
