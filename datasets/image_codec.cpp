@@ -1,0 +1,227 @@
+#include "datasets/image_codec.h"
+
+#include <fmt/format.h>
+#include <png.h>
+#include <turbojpeg.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+namespace semiflow {
+namespace {
+
+// TurboJPEG handles are costly to create relative to a 28x28 decode, so each thread keeps one.
+class TurboHandle {
+ public:
+  explicit TurboHandle(bool compress) : handle_(compress ? tjInitCompress() : tjInitDecompress()) {
+    if (handle_ == nullptr) throw std::runtime_error(fmt::format("TurboJPEG: cannot create a handle: {}", tjGetErrorStr2(nullptr)));
+  }
+  ~TurboHandle() { tjDestroy(handle_); }
+  TurboHandle(const TurboHandle&) = delete;
+  TurboHandle& operator=(const TurboHandle&) = delete;
+  tjhandle get() const { return handle_; }
+
+ private:
+  tjhandle handle_;
+};
+
+// After a failed decode a TurboJPEG 2.1 handle can stay in a broken state (the next valid
+// file then reads as 0x0), so a failure throws the thread's handle away.
+std::unique_ptr<TurboHandle>& thread_decompressor() {
+  thread_local std::unique_ptr<TurboHandle> handle;
+  if (!handle) handle = std::make_unique<TurboHandle>(false);
+  return handle;
+}
+
+[[noreturn]] void fail_decode(const std::string& name, const std::string& message) {
+  thread_decompressor().reset();
+  throw DecodeError(name, message);
+}
+
+tjhandle compressor() {
+  thread_local TurboHandle handle(true);
+  return handle.get();
+}
+
+bool is_jpeg(const std::uint8_t* d, std::size_t n) { return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF; }
+bool is_png(const std::uint8_t* d, std::size_t n) { return n >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0; }
+
+void check_dimensions(const std::string& name, std::int64_t width, std::int64_t height, const DecodeOptions& options) {
+  if (width <= 0 || height <= 0) throw DecodeError(name, fmt::format("invalid image size {}x{}", width, height));
+  if (width * height > options.max_pixels)
+    throw DecodeError(name, fmt::format("image is {}x{} = {} pixels, over the limit of {} (raise max_pixels if this is intended)",
+                                        width, height, width * height, options.max_pixels));
+}
+
+// Inverted CMYK: R = C * K / 255 (TurboJPEG and Photoshop store CMYK inverted).
+Image cmyk_to_image(const std::vector<std::uint8_t>& cmyk, int width, int height, int channels) {
+  Image image(width, height, channels);
+  const std::size_t count = static_cast<std::size_t>(width) * height;
+  for (std::size_t i = 0; i < count; ++i) {
+    const int k = cmyk[4 * i + 3];
+    const int r = (cmyk[4 * i + 0] * k + 127) / 255;
+    const int g = (cmyk[4 * i + 1] * k + 127) / 255;
+    const int b = (cmyk[4 * i + 2] * k + 127) / 255;
+    if (channels == 3) {
+      image.pixels[3 * i + 0] = static_cast<std::uint8_t>(r);
+      image.pixels[3 * i + 1] = static_cast<std::uint8_t>(g);
+      image.pixels[3 * i + 2] = static_cast<std::uint8_t>(b);
+    } else {
+      image.pixels[i] = static_cast<std::uint8_t>((299 * r + 587 * g + 114 * b + 500) / 1000);
+    }
+  }
+  return image;
+}
+
+tjscalingfactor choose_scale(int width, int height, int min_side) {
+  tjscalingfactor best{1, 1};
+  if (min_side <= 0) return best;
+  int count = 0;
+  const tjscalingfactor* factors = tjGetScalingFactors(&count);
+  for (int i = 0; i < count; ++i) {
+    const auto f = factors[i];
+    if (f.num > f.denom) continue;
+    const int w = TJSCALED(width, f);
+    const int h = TJSCALED(height, f);
+    if (w >= min_side && h >= min_side && w < TJSCALED(width, best)) best = f;
+  }
+  return best;
+}
+
+Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string& name, const DecodeOptions& options) {
+  tjhandle tj = thread_decompressor()->get();
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  if (tjDecompressHeader3(tj, data, static_cast<unsigned long>(size), &width, &height, &subsampling, &colorspace) != 0)
+    fail_decode(name, fmt::format("corrupt JPEG header: {}", tjGetErrorStr2(tj)));
+  if (width <= 0 || height <= 0) fail_decode(name, "corrupt JPEG header: no image size (truncated file?)");
+  check_dimensions(name, width, height, options);
+  const tjscalingfactor scale = choose_scale(width, height, options.min_side);
+  const int out_w = TJSCALED(width, scale);
+  const int out_h = TJSCALED(height, scale);
+  const int flags = options.strict ? TJFLAG_STOPONWARNING : 0;
+  auto decompress = [&](std::uint8_t* out, int pixel_format) {
+    if (tjDecompress2(tj, data, static_cast<unsigned long>(size), out, out_w, 0, out_h, pixel_format, flags) != 0) {
+      const bool warning = tjGetErrorCode(tj) == TJERR_WARNING;
+      if (options.strict || !warning)
+        fail_decode(name, fmt::format("{} JPEG data: {}", warning ? "damaged" : "corrupt", tjGetErrorStr2(tj)));
+    }
+  };
+  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
+    std::vector<std::uint8_t> cmyk(static_cast<std::size_t>(out_w) * out_h * 4);
+    decompress(cmyk.data(), TJPF_CMYK);
+    return cmyk_to_image(cmyk, out_w, out_h, options.channels);
+  }
+  Image image(out_w, out_h, options.channels);
+  decompress(image.pixels.data(), options.channels == 3 ? TJPF_RGB : TJPF_GRAY);
+  return image;
+}
+
+Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& name, const DecodeOptions& options) {
+  png_image png;
+  std::memset(&png, 0, sizeof(png));
+  png.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&png, data, size))
+    throw DecodeError(name, fmt::format("corrupt PNG: {}", png.message));
+  if (png.width * static_cast<std::int64_t>(png.height) > options.max_pixels || png.width == 0 || png.height == 0) {
+    png_image_free(&png);
+    check_dimensions(name, png.width, png.height, options);
+  }
+  png.format = options.channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+  Image image(static_cast<int>(png.width), static_cast<int>(png.height), options.channels);
+  if (!png_image_finish_read(&png, nullptr, image.pixels.data(), 0, nullptr))
+    throw DecodeError(name, fmt::format("corrupt PNG data: {}", png.message));
+  return image;
+}
+
+void check_encodable(const Image& image) {
+  if (image.width <= 0 || image.height <= 0 || (image.channels != 1 && image.channels != 3) ||
+      image.pixels.size() != static_cast<std::size_t>(image.width) * image.height * image.channels)
+    throw std::invalid_argument(fmt::format("cannot encode a {}x{}x{} image", image.width, image.height, image.channels));
+}
+
+std::vector<std::uint8_t> compress_jpeg(const std::uint8_t* pixels, int width, int height, int pixel_format, int subsampling,
+                                        int quality, int flags) {
+  // TurboJPEG 2.1 keeps the progressive scan script in a handle, corrupting later baseline
+  // encodes with it; progressive encodes (rare) therefore get a handle of their own.
+  std::unique_ptr<TurboHandle> progressive_handle;
+  if (flags & TJFLAG_PROGRESSIVE) progressive_handle = std::make_unique<TurboHandle>(true);
+  tjhandle tj = progressive_handle ? progressive_handle->get() : compressor();
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  if (tjCompress2(tj, pixels, width, 0, height, pixel_format, &buffer, &size, subsampling, quality, flags) != 0)
+    throw std::runtime_error(fmt::format("JPEG encoding failed: {}", tjGetErrorStr2(tj)));
+  std::vector<std::uint8_t> bytes(buffer, buffer + size);
+  tjFree(buffer);
+  return bytes;
+}
+
+}  // namespace
+
+Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name, const DecodeOptions& options) {
+  if (options.channels != 1 && options.channels != 3)
+    throw std::invalid_argument(fmt::format("decode: channels must be 1 or 3 (got {})", options.channels));
+  if (size == 0) throw DecodeError(name, "empty file");
+  if (is_jpeg(data, size)) return decode_jpeg(data, size, name, options);
+  if (is_png(data, size)) return decode_png(data, size, name, options);
+  throw DecodeError(name, "not a JPEG or PNG image (unrecognised content; the extension is not used)");
+}
+
+Image decode_image_file(const std::string& path, const DecodeOptions& options) {
+  const auto bytes = read_file_bytes(path);
+  return decode_image(bytes.data(), bytes.size(), path, options);
+}
+
+std::vector<std::uint8_t> encode_jpeg(const Image& image, int quality, bool progressive) {
+  check_encodable(image);
+  const bool gray = image.channels == 1;
+  return compress_jpeg(image.pixels.data(), image.width, image.height, gray ? TJPF_GRAY : TJPF_RGB, gray ? TJSAMP_GRAY : TJSAMP_420,
+                       quality, progressive ? TJFLAG_PROGRESSIVE : 0);
+}
+
+std::vector<std::uint8_t> encode_cmyk_jpeg(const std::uint8_t* cmyk, int width, int height, int quality) {
+  return compress_jpeg(cmyk, width, height, TJPF_CMYK, TJSAMP_444, quality, 0);
+}
+
+std::vector<std::uint8_t> encode_png(const Image& image) {
+  check_encodable(image);
+  png_image png;
+  std::memset(&png, 0, sizeof(png));
+  png.version = PNG_IMAGE_VERSION;
+  png.width = static_cast<png_uint_32>(image.width);
+  png.height = static_cast<png_uint_32>(image.height);
+  png.format = image.channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+  png_alloc_size_t size = 0;
+  if (!png_image_write_to_memory(&png, nullptr, &size, 0, image.pixels.data(), 0, nullptr))
+    throw std::runtime_error(fmt::format("PNG encoding failed: {}", png.message));
+  std::vector<std::uint8_t> bytes(size);
+  if (!png_image_write_to_memory(&png, bytes.data(), &size, 0, image.pixels.data(), 0, nullptr))
+    throw std::runtime_error(fmt::format("PNG encoding failed: {}", png.message));
+  bytes.resize(size);
+  return bytes;
+}
+
+std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw DecodeError(path, "cannot open file (missing or unreadable; check the manifest path)");
+  const auto size = static_cast<std::size_t>(in.tellg());
+  std::vector<std::uint8_t> bytes(size);
+  in.seekg(0);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
+    throw DecodeError(path, "read failed");
+  return bytes;
+}
+
+void write_file_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error(fmt::format("{}: cannot write file (disk full or no permission?)", path));
+}
+
+BadImagePolicy parse_bad_image_policy(const std::string& text) {
+  if (text == "fail") return BadImagePolicy::fail;
+  if (text == "skip") return BadImagePolicy::skip;
+  throw std::invalid_argument(fmt::format("bad image policy '{}': use 'fail' or 'skip'", text));
+}
+
+}  // namespace semiflow

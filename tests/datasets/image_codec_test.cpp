@@ -1,0 +1,149 @@
+#include "datasets/image_codec.h"
+
+#include "tests/temp_dir.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+using namespace semiflow;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// A smooth gradient: JPEG keeps it within a few grey levels.
+Image gradient(int width, int height, int channels) {
+  Image image(width, height, channels);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c) image.at(y, x, c) = static_cast<std::uint8_t>(x * 200 / width + y * 40 / height + c * 10);
+  return image;
+}
+
+int max_abs_diff(const Image& a, const Image& b) {
+  REQUIRE(a.pixels.size() == b.pixels.size());
+  int worst = 0;
+  for (std::size_t i = 0; i < a.pixels.size(); ++i) worst = std::max(worst, std::abs(int{a.pixels[i]} - int{b.pixels[i]}));
+  return worst;
+}
+
+Image decode(const std::vector<std::uint8_t>& bytes, DecodeOptions options = {}) {
+  return decode_image(bytes.data(), bytes.size(), "test.jpg", options);
+}
+
+}  // namespace
+
+TEST_CASE("RGB JPEG decodes to RGB close to the source", "[codec]") {
+  const auto source = gradient(40, 24, 3);
+  const auto image = decode(encode_jpeg(source, 98));
+  CHECK(image.width == 40);
+  CHECK(image.height == 24);
+  CHECK(image.channels == 3);
+  CHECK(max_abs_diff(image, source) <= 20);
+}
+
+TEST_CASE("grayscale JPEG decodes to gray or expands to RGB", "[codec]") {
+  const auto source = gradient(28, 28, 1);
+  const auto bytes = encode_jpeg(source, 98);
+  DecodeOptions gray;
+  gray.channels = 1;
+  CHECK(max_abs_diff(decode(bytes, gray), source) <= 4);
+  const auto rgb = decode(bytes);
+  REQUIRE(rgb.channels == 3);
+  for (int x = 0; x < 28; ++x) {
+    CHECK(rgb.at(5, x, 0) == rgb.at(5, x, 1));
+    CHECK(rgb.at(5, x, 1) == rgb.at(5, x, 2));
+  }
+}
+
+TEST_CASE("progressive JPEG decodes like baseline", "[codec]") {
+  const auto source = gradient(32, 32, 3);
+  const auto progressive = encode_jpeg(source, 95, true);
+  const auto baseline = encode_jpeg(source, 95, false);  // after a progressive encode: must stay baseline
+  CHECK(progressive != baseline);
+  CHECK(max_abs_diff(decode(progressive), decode(baseline)) <= 2);
+}
+
+TEST_CASE("CMYK JPEG is converted to RGB", "[codec]") {
+  // Inverted CMYK: R = C*K/255. C=255,M=128,Y=0,K=200 -> R=200, G~100, B=0.
+  std::vector<std::uint8_t> cmyk(16 * 16 * 4);
+  for (std::size_t i = 0; i < cmyk.size(); i += 4) {
+    cmyk[i] = 255;
+    cmyk[i + 1] = 128;
+    cmyk[i + 2] = 0;
+    cmyk[i + 3] = 200;
+  }
+  const auto image = decode(encode_cmyk_jpeg(cmyk.data(), 16, 16, 100));
+  REQUIRE(image.channels == 3);
+  CHECK(std::abs(image.at(8, 8, 0) - 200) <= 3);
+  CHECK(std::abs(image.at(8, 8, 1) - 100) <= 3);
+  CHECK(image.at(8, 8, 2) <= 3);
+}
+
+TEST_CASE("PNG decodes exactly, gray and RGB", "[codec]") {
+  const auto rgb = gradient(17, 9, 3);
+  CHECK(max_abs_diff(decode(encode_png(rgb)), rgb) == 0);
+  const auto gray = gradient(17, 9, 1);
+  DecodeOptions one;
+  one.channels = 1;
+  CHECK(max_abs_diff(decode(encode_png(gray), one), gray) == 0);
+}
+
+TEST_CASE("DCT scaling decodes large JPEGs at a reduced size", "[codec]") {
+  const auto bytes = encode_jpeg(gradient(400, 300, 3));
+  DecodeOptions options;
+  options.min_side = 64;
+  const auto image = decode(bytes, options);
+  CHECK(image.height >= 64);
+  CHECK(image.width >= 64);
+  CHECK(image.height < 150);  // 1/4 scale gives 100x75 rows... the smallest scale keeping >= 64
+  CHECK(image.width * 300 == image.height * 400);
+  options.min_side = 1000;  // larger than the image: full size
+  CHECK(decode(bytes, options).width == 400);
+}
+
+TEST_CASE("bad input is a DecodeError naming the file", "[codec]") {
+  semiflow::testing::TempDir dir;
+  Image noise(64, 64, 3);
+  for (std::size_t i = 0; i < noise.pixels.size(); ++i) noise.pixels[i] = static_cast<std::uint8_t>(i * 7919 % 251);
+  const auto jpeg = encode_jpeg(noise);
+  SECTION("empty file") {
+    CHECK_THROWS_WITH(decode_image_file(dir.write("empty.jpg", "")), Contains("empty.jpg: empty file"));
+  }
+  SECTION("missing file") {
+    CHECK_THROWS_AS(decode_image_file(dir.file("missing.jpg")), DecodeError);
+    CHECK_THROWS_WITH(decode_image_file(dir.file("missing.jpg")), Contains("missing.jpg: cannot open file"));
+  }
+  SECTION("truncated JPEG") {
+    const auto path = dir.write("cut.jpg", std::string(jpeg.begin(), jpeg.begin() + jpeg.size() / 2));
+    CHECK_THROWS_WITH(decode_image_file(path), Contains("cut.jpg") && Contains("JPEG data"));
+    const auto header_only = dir.write("header.jpg", std::string(jpeg.begin(), jpeg.begin() + 100));
+    CHECK_THROWS_WITH(decode_image_file(header_only), Contains("header.jpg: corrupt JPEG header"));
+    CHECK(decode(jpeg).width == 64);  // a failure leaves the decoder usable
+  }
+  SECTION("truncated PNG") {
+    const auto png = encode_png(gradient(64, 64, 3));
+    const auto path = dir.write("cut.png", std::string(png.begin(), png.begin() + png.size() / 2));
+    CHECK_THROWS_WITH(decode_image_file(path), Contains("cut.png: corrupt PNG"));
+  }
+  SECTION("not an image") {
+    CHECK_THROWS_WITH(decode_image_file(dir.write("notes.jpg", "hello, world")), Contains("notes.jpg: not a JPEG or PNG image"));
+  }
+  SECTION("wrong extension: the content decides") {
+    const auto path = dir.write("photo.png", std::string(jpeg.begin(), jpeg.end()));
+    CHECK(decode_image_file(path).width == 64);
+  }
+  SECTION("absurd dimensions are refused before decoding") {
+    DecodeOptions small;
+    small.max_pixels = 64 * 63;
+    CHECK_THROWS_WITH(decode(jpeg, small), Contains("64x64 = 4096 pixels, over the limit of 4032"));
+    const auto png = encode_png(gradient(64, 64, 1));
+    CHECK_THROWS_WITH(decode_image(png.data(), png.size(), "big.png", small), Contains("big.png: image is 64x64"));
+  }
+}
+
+TEST_CASE("bad image policy parses", "[codec]") {
+  CHECK(parse_bad_image_policy("skip") == BadImagePolicy::skip);
+  CHECK(parse_bad_image_policy("fail") == BadImagePolicy::fail);
+  CHECK_THROWS_WITH(parse_bad_image_policy("ignore"), Contains("use 'fail' or 'skip'"));
+}
