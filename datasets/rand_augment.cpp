@@ -44,11 +44,16 @@ void apply_lut(Image& image, const Lut& lut) {
   for (std::uint8_t& v : image.pixels) v = lut[v];
 }
 
+// One table per channel. Pointers are read into locals throughout this file: the uint8_t
+// stores may alias anything, so the compiler would otherwise reload them after every store.
 void apply_channel_luts(Image& image, const std::array<Lut, 3>& luts) {
-  const int c = image.channels;
-  const std::size_t count = image.pixels.size();
-  for (std::size_t i = 0; i < count; i += static_cast<std::size_t>(c)) {
-    for (int k = 0; k < c; ++k) image.pixels[i + k] = luts[static_cast<std::size_t>(k)][image.pixels[i + k]];
+  if (image.channels == 1) return apply_lut(image, luts[0]);
+  std::uint8_t* pixel = image.pixels.data();
+  std::uint8_t* const end = pixel + image.pixels.size();
+  for (; pixel < end; pixel += 3) {
+    pixel[0] = luts[0][pixel[0]];
+    pixel[1] = luts[1][pixel[1]];
+    pixel[2] = luts[2][pixel[2]];
   }
 }
 
@@ -71,17 +76,20 @@ void warp_nearest_kernel(const Image& in, Image& out, const AffineMap& map, std:
   const auto step_y = static_cast<std::int64_t>(std::llround(map.d * kOne));
   const auto width = static_cast<std::uint64_t>(in.width);
   const auto height = static_cast<std::uint64_t>(in.height);
-  for (int y = 0; y < out.height; ++y) {
+  const int out_width = out.width;
+  const int out_height = out.height;
+  const std::uint8_t* const source = in.pixels.data();
+  std::uint8_t* dst = out.pixels.data();
+  for (int y = 0; y < out_height; ++y) {
     const double centre_y = y + 0.5;
     auto source_x = static_cast<std::int64_t>(std::llround((map.a * 0.5 + map.b * centre_y + map.c) * kOne));
     auto source_y = static_cast<std::int64_t>(std::llround((map.d * 0.5 + map.e * centre_y + map.f) * kOne));
-    std::uint8_t* dst = out.row(y);
-    for (int x = 0; x < out.width; ++x, dst += C, source_x += step_x, source_y += step_y) {
+    for (int x = 0; x < out_width; ++x, dst += C, source_x += step_x, source_y += step_y) {
       // Arithmetic shift floors negative coordinates; they then fail the unsigned bounds test.
       const auto sx = static_cast<std::uint64_t>(source_x >> 16);
       const auto sy = static_cast<std::uint64_t>(source_y >> 16);
       if (sx < width && sy < height) {
-        const std::uint8_t* src = in.pixels.data() + (sy * width + sx) * C;
+        const std::uint8_t* src = source + (sy * width + sx) * C;
         for (int k = 0; k < C; ++k) dst[k] = src[k];
       } else {
         for (int k = 0; k < C; ++k) dst[k] = fill;
@@ -104,23 +112,30 @@ void warp_nearest(const Image& in, Image& out, const AffineMap& map, std::uint8_
 // torchvision's _blurred_degenerate_image: kernel [1 1 1; 1 5 1; 1 1 1] / 13, rounded, border
 // pixels kept; then blended with the input. 13 is odd, so the rounding never meets a tie.
 template <int C>
-void sharpness_kernel(const Image& in, Image& out, const Blend& blend) {
-  const int row_bytes = in.width * C;
-  for (int y = 0; y < in.height; ++y) {
-    const std::uint8_t* src = in.row(y);
-    std::uint8_t* dst = out.row(y);
-    const bool border_row = y == 0 || y == in.height - 1;
-    for (int i = 0; i < row_bytes; ++i) {
-      const int x = i / C;
-      int blurred = src[i];
-      if (!border_row && x > 0 && x < in.width - 1) {
-        const std::uint8_t* above = src - row_bytes;
-        const std::uint8_t* below = src + row_bytes;
-        const int sum = above[i - C] + above[i] + above[i + C] + src[i - C] + 5 * src[i] + src[i + C] + below[i - C] +
-                        below[i] + below[i + C];
-        blurred = (sum + 6) / 13;
-      }
-      dst[i] = blend(static_cast<float>(src[i]), static_cast<float>(blurred));
+void sharpness_kernel(const Image& in, Image& out, const Blend blend) {
+  const std::size_t row_bytes = static_cast<std::size_t>(in.width) * C;
+  const int height = in.height;
+  const std::uint8_t* const source = in.pixels.data();
+  std::uint8_t* const target = out.pixels.data();
+  auto keep = [&](std::size_t i) { target[i] = blend(source[i], source[i]); };
+  for (std::size_t i = 0; i < row_bytes; ++i) {
+    keep(i);
+    keep((height - 1) * row_bytes + i);
+  }
+  for (int y = 1; y < height - 1; ++y) {
+    const std::size_t row_start = y * row_bytes;
+    for (int c = 0; c < C; ++c) {
+      keep(row_start + c);
+      keep(row_start + row_bytes - C + c);
+    }
+    const std::uint8_t* const above = source + row_start - row_bytes;
+    const std::uint8_t* const src = source + row_start;
+    const std::uint8_t* const below = source + row_start + row_bytes;
+    std::uint8_t* const dst = target + row_start;
+    for (std::size_t i = C; i < row_bytes - C; ++i) {
+      const int sum = above[i - C] + above[i] + above[i + C] + src[i - C] + 5 * src[i] + src[i + C] + below[i - C] +
+                      below[i] + below[i + C];
+      dst[i] = blend(static_cast<float>(src[i]), static_cast<float>((sum + 6) / 13));
     }
   }
 }
@@ -225,8 +240,9 @@ void adjust_saturation(Image& image, double factor) {
   require_image(image, "color");
   if (image.channels == 1) return;  // as torchvision (and PIL): gray has no saturation
   const Blend blend(factor);
-  for (std::size_t i = 0; i < image.pixels.size(); i += 3) {
-    std::uint8_t* rgb = image.pixels.data() + i;
+  std::uint8_t* rgb = image.pixels.data();
+  std::uint8_t* const end = rgb + image.pixels.size();
+  for (; rgb < end; rgb += 3) {
     const auto gray = static_cast<float>(gray_level(rgb));
     for (int k = 0; k < 3; ++k) rgb[k] = blend(static_cast<float>(rgb[k]), gray);
   }
@@ -234,13 +250,14 @@ void adjust_saturation(Image& image, double factor) {
 
 void adjust_contrast(Image& image, double factor) {
   require_image(image, "contrast");
-  double sum = 0;
+  std::uint64_t sum = 0;
   if (image.channels == 1) {
     for (const std::uint8_t v : image.pixels) sum += v;
   } else {
-    for (std::size_t i = 0; i < image.pixels.size(); i += 3) sum += gray_level(image.pixels.data() + i);
+    const std::uint8_t* const end = image.pixels.data() + image.pixels.size();
+    for (const std::uint8_t* rgb = image.pixels.data(); rgb < end; rgb += 3) sum += gray_level(rgb);
   }
-  const auto mean = static_cast<float>(sum / (static_cast<double>(image.width) * image.height));
+  const auto mean = static_cast<float>(static_cast<double>(sum) / (static_cast<double>(image.width) * image.height));
   const Blend blend(factor);
   Lut lut;
   for (int v = 0; v < 256; ++v) lut[static_cast<std::size_t>(v)] = blend(static_cast<float>(v), mean);
@@ -303,28 +320,29 @@ void autocontrast(Image& image) {
 void equalize(Image& image) {
   require_image(image, "equalize");
   const int c = image.channels;
+  const std::uint64_t pixel_count = static_cast<std::uint64_t>(image.width) * image.height;
+  if (pixel_count > UINT32_MAX) throw std::invalid_argument("equalize: images are limited to 2^32 - 1 pixels");
   std::array<Lut, 3> luts;
   for (int k = 0; k < c; ++k) {
-    std::array<std::int64_t, 256> histogram{};
-    for (std::size_t i = static_cast<std::size_t>(k); i < image.pixels.size(); i += static_cast<std::size_t>(c)) {
-      ++histogram[image.pixels[i]];
-    }
+    std::array<std::uint32_t, 256> histogram{};
+    const std::uint8_t* const end = image.pixels.data() + image.pixels.size();
+    for (const std::uint8_t* v = image.pixels.data() + k; v < end; v += c) ++histogram[*v];
     // torchvision's _scale_channel: the step ignores the last occupied bin; a step of 0 (too few
     // distinct values) leaves the channel alone.
-    std::int64_t total = 0;
-    std::int64_t last_count = 0;
-    for (const std::int64_t count : histogram) {
-      total += count;
-      if (count != 0) last_count = count;
-    }
-    const std::int64_t step = (total - last_count) / 255;
+    std::uint32_t last_count = 0;
+    for (const std::uint32_t count : histogram) last_count = count != 0 ? count : last_count;
+    const auto step = static_cast<std::uint32_t>((pixel_count - last_count) / 255);
     Lut& lut = luts[static_cast<std::size_t>(k)];
-    std::int64_t cumulative = 0;
+    std::uint32_t cumulative = 0;
     for (int v = 0; v < 256; ++v) {
-      lut[static_cast<std::size_t>(v)] =
-          step == 0 ? static_cast<std::uint8_t>(v)
-                    : static_cast<std::uint8_t>(std::min<std::int64_t>(255, (cumulative + step / 2) / step));
-      cumulative += histogram[static_cast<std::size_t>(v)];
+      const std::uint32_t count = histogram[static_cast<std::size_t>(v)];
+      // Values absent from the channel are never looked up: skip their division.
+      if (step == 0) {
+        lut[static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(v);
+      } else if (count != 0) {
+        lut[static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(std::min<std::uint32_t>(255, (cumulative + step / 2) / step));
+      }
+      cumulative += count;
     }
   }
   apply_channel_luts(image, luts);

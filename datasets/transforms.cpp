@@ -34,14 +34,14 @@ void require_supported_channels(const Image& image, const char* what) {
   }
 }
 
-// Bilinear taps along one axis, 11-bit weights so two passes of products fit in 32 bits.
+// Bilinear taps along one axis, 11-bit weights so the two passes' products fit in 32 bits.
 constexpr int kWeightBits = 11;
 constexpr int kWeightOne = 1 << kWeightBits;
 
 struct LinearTap {
-  int offset0;  // element offsets of the two source samples
-  int offset1;
-  int weight1;  // weight of offset1; offset0 gets kWeightOne - weight1
+  int index0;  // the two source samples, in units of `stride` elements
+  int index1;
+  int weight1;  // weight of index1; index0 gets kWeightOne - weight1
 };
 
 void compute_linear_taps(int in_size, int in_start, int out_size, int stride, std::vector<LinearTap>& taps) {
@@ -56,25 +56,58 @@ void compute_linear_taps(int in_size, int in_start, int out_size, int stride, st
   }
 }
 
+// Separable: each source row is interpolated horizontally once into a buffer of weighted
+// sums, then pairs of buffers are blended vertically (a loop the compiler vectorizes).
+// Every bound and pointer is read into a local first: the uint8_t stores may alias anything,
+// so the compiler would otherwise reload them after each store.
+template <int C>
+void interpolate_row(const std::uint8_t* row, const LinearTap* x_tap, int out_width, std::int32_t* sums) {
+  for (int x = 0; x < out_width; ++x, sums += C) {
+    const int offset0 = x_tap[x].index0;
+    const int offset1 = x_tap[x].index1;
+    const int wx1 = x_tap[x].weight1;
+    const int wx0 = kWeightOne - wx1;
+    for (int c = 0; c < C; ++c) sums[c] = row[offset0 + c] * wx0 + row[offset1 + c] * wx1;
+  }
+}
+
 template <int C>
 void resize_kernel(const Image& in, Image& out, const std::vector<LinearTap>& x_taps, const std::vector<LinearTap>& y_taps) {
   constexpr int kRound = 1 << (2 * kWeightBits - 1);
-  for (int y = 0; y < out.height; ++y) {
-    const LinearTap& ty = y_taps[static_cast<std::size_t>(y)];
-    const std::uint8_t* row0 = in.pixels.data() + ty.offset0;
-    const std::uint8_t* row1 = in.pixels.data() + ty.offset1;
-    const int wy1 = ty.weight1;
-    const int wy0 = kWeightOne - wy1;
-    std::uint8_t* dst = out.row(y);
-    for (int x = 0; x < out.width; ++x) {
-      const LinearTap& tx = x_taps[static_cast<std::size_t>(x)];
-      const int wx1 = tx.weight1;
-      const int wx0 = kWeightOne - wx1;
-      for (int c = 0; c < C; ++c) {
-        const int top = row0[tx.offset0 + c] * wx0 + row0[tx.offset1 + c] * wx1;
-        const int bottom = row1[tx.offset0 + c] * wx0 + row1[tx.offset1 + c] * wx1;
-        dst[x * C + c] = static_cast<std::uint8_t>((top * wy0 + bottom * wy1 + kRound) >> (2 * kWeightBits));
+  const int out_width = out.width;
+  const int out_height = out.height;
+  const std::size_t row_elements = static_cast<std::size_t>(out_width) * C;
+  const std::size_t in_row_bytes = static_cast<std::size_t>(in.width) * C;
+  const LinearTap* const x_tap = x_taps.data();
+  const LinearTap* const y_tap = y_taps.data();
+  const std::uint8_t* const source = in.pixels.data();
+  thread_local std::vector<std::int32_t> sums;  // reused: no allocation in steady state
+  sums.resize(2 * row_elements);
+  std::int32_t* upper = sums.data();
+  std::int32_t* lower = upper + row_elements;
+  int upper_row = -1;
+  int lower_row = -1;
+  std::uint8_t* dst = out.pixels.data();
+  for (int y = 0; y < out_height; ++y, dst += row_elements) {
+    const int row0 = y_tap[y].index0;
+    const int row1 = y_tap[y].index1;
+    if (upper_row != row0) {
+      if (lower_row == row0) {  // moving down: the previous lower row becomes the upper one
+        std::swap(upper, lower);
+        std::swap(upper_row, lower_row);
+      } else {
+        interpolate_row<C>(source + row0 * in_row_bytes, x_tap, out_width, upper);
+        upper_row = row0;
       }
+    }
+    if (lower_row != row1) {
+      interpolate_row<C>(source + row1 * in_row_bytes, x_tap, out_width, lower);
+      lower_row = row1;
+    }
+    const int wy1 = y_tap[y].weight1;
+    const int wy0 = kWeightOne - wy1;
+    for (std::size_t i = 0; i < row_elements; ++i) {
+      dst[i] = static_cast<std::uint8_t>((upper[i] * wy0 + lower[i] * wy1 + kRound) >> (2 * kWeightBits));
     }
   }
 }
@@ -121,9 +154,12 @@ void copy_window(const Image& in, Image& out, int offset_x, int offset_y, Paddin
 
 template <int C>
 void hflip_kernel(Image& image) {
-  for (int y = 0; y < image.height; ++y) {
-    std::uint8_t* left = image.row(y);
-    std::uint8_t* right = left + (image.width - 1) * C;
+  const int width = image.width;
+  const int height = image.height;
+  std::uint8_t* const pixels = image.pixels.data();
+  for (int y = 0; y < height; ++y) {
+    std::uint8_t* left = pixels + static_cast<std::size_t>(y) * width * C;
+    std::uint8_t* right = left + (width - 1) * C;
     for (; left < right; left += C, right -= C) {
       for (int c = 0; c < C; ++c) std::swap(left[c], right[c]);
     }
@@ -207,7 +243,7 @@ void resize_region(const Image& in, const CropBox& box, Image& out, int out_widt
   thread_local std::vector<LinearTap> x_taps;
   thread_local std::vector<LinearTap> y_taps;
   compute_linear_taps(box.width, box.x, out_width, in.channels, x_taps);
-  compute_linear_taps(box.height, box.y, out_height, in.width * in.channels, y_taps);
+  compute_linear_taps(box.height, box.y, out_height, 1, y_taps);
   if (in.channels == 1) {
     resize_kernel<1>(in, out, x_taps, y_taps);
   } else {
