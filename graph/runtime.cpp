@@ -5,6 +5,7 @@
 #include <oneapi/tbb/flow_graph.h>
 #include <oneapi/tbb/global_control.h>
 
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <deque>
@@ -96,7 +97,7 @@ struct NodeRun {
   std::unique_ptr<flow::limiter_node<Msg, long long>> limiter;
   std::vector<std::unique_ptr<flow::sequencer_node<Msg>>> sequencers;  // per input port, when order matters
   std::unique_ptr<flow::function_node<Msg>> zip;    // multi-input nodes: pairs the ports' items
-  std::unique_ptr<flow::function_node<Msg>> stage;  // runs the node (for sources: routes their output)
+  std::unique_ptr<flow::function_node<Msg>> stage;  // runs the node (sources: routes to several consumers)
 
   // Touched only by the node's serial stage (or the serial zip, or the serial source body).
   std::uint64_t next_out_seq = 0;
@@ -136,6 +137,7 @@ class Engine {
   void forward(NodeRun& node, PacketPtr packet);
   void route(NodeRun& from, PacketPtr packet);
   void release(const Tokens& tokens);
+  void arrive(NodeRun& node);
   void begin(NodeRun& node);
   void finish(NodeRun& node, std::uint64_t start_ns, std::uint64_t items_in, std::uint64_t items_out);
   void fail(const NodeRun& node, const std::string& origin, const std::string& message);
@@ -203,6 +205,19 @@ void Engine::build() {
       producer.routes.push_back({&node->entry(port), node.get(), port});
     }
   }
+  for (NodeRun* source : sources_) {
+    if (source->routes.size() == 1) {
+      // One consumer: the limiter feeds it directly (generate() addresses the port).
+      flow::make_edge(*source->limiter, *source->routes[0].target);
+      continue;
+    }
+    // Several consumers (or none): a router copies packets; it needs no order, so it runs unlimited.
+    source->stage = std::make_unique<flow::function_node<Msg>>(graph_, flow::unlimited, [this, source](const Msg& m) {
+      route(*source, m.packet);
+      return flow::continue_msg();
+    });
+    flow::make_edge(*source->limiter, *source->stage);
+  }
 }
 
 void Engine::build_node(NodeRun& node) {
@@ -211,13 +226,7 @@ void Engine::build_node(NodeRun& node) {
     node.source = std::make_unique<flow::input_node<Msg>>(
         graph_, [this, &node](tbb::flow_control& control) { return generate(node, control); });
     node.limiter = std::make_unique<flow::limiter_node<Msg, long long>>(graph_, config_.max_in_flight);
-    // Routing copies packets for fan-out; it needs no order, so it runs unlimited.
-    node.stage = std::make_unique<flow::function_node<Msg>>(graph_, flow::unlimited, [this, &node](const Msg& m) {
-      route(node, m.packet);
-      return flow::continue_msg();
-    });
     flow::make_edge(*node.source, *node.limiter);
-    flow::make_edge(*node.limiter, *node.stage);
     return;
   }
   const bool needs_order = node.serial || node.n_inputs > 1;
@@ -278,7 +287,15 @@ Msg Engine::generate(NodeRun& node, tbb::flow_control& control) {
   packet->slots.front().tokens[node.source_index] = kUnit;
   ++produced_[node.source_index];
   node.counters.items_out += packet->slots.size();
-  return Msg{std::move(packet), 0};
+  if (node.routes.size() != 1) return Msg{std::move(packet), 0};
+  arrive(*node.routes[0].consumer);
+  return Msg{std::move(packet), node.routes[0].port};
+}
+
+void Engine::arrive(NodeRun& node) {
+  Counters& c = node.counters;
+  c.arrived.fetch_add(1, std::memory_order_relaxed);
+  if (c.active.fetch_add(1) == 0) c.waiting_ns.fetch_add(now_ns() - c.idle_since_ns.load(std::memory_order_relaxed));
 }
 
 void Engine::begin(NodeRun& node) { node.counters.started.fetch_add(1, std::memory_order_relaxed); }
@@ -423,9 +440,7 @@ void Engine::route(NodeRun& from, PacketPtr packet) {
   }
   for (std::size_t r = 0; r < k; ++r) {
     const Route& route = from.routes[r];
-    Counters& c = route.consumer->counters;
-    c.arrived.fetch_add(1, std::memory_order_relaxed);
-    if (c.active.fetch_add(1) == 0) c.waiting_ns.fetch_add(now_ns() - c.idle_since_ns.load(std::memory_order_relaxed));
+    arrive(*route.consumer);
     route.target->try_put(Msg{r == 0 ? packet : copies[r - 1], route.port});
   }
 }
