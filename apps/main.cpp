@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <iostream>
+#include <string>
 
 namespace semiflow::cli {
 std::vector<CommandInstaller>& command_installers() {
@@ -17,6 +18,18 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", SEMIFLOW_VERSION);
   app.require_subcommand(1);
   for (const auto& install : semiflow::cli::command_installers()) install(app);
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string known;
+    bool found = false;
+    for (const auto* command : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known += (known.empty() ? "" : ", ") + command->get_name();
+      found = found || command->get_name() == argv[1];
+    }
+    if (!found) {
+      spdlog::error("unknown command '{}' (commands: {}; see semiflow --help)", argv[1], known);
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
