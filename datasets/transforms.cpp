@@ -193,6 +193,7 @@ Rng::result_type Rng::operator()() {
 }
 
 std::uint64_t Rng::below(std::uint64_t bound) {
+  if (bound == 0) throw std::invalid_argument("Rng::below: the bound must be positive");
   // Lemire's multiply-and-reject: unbiased, and a division only on the rare slow path.
   unsigned __int128 product = static_cast<unsigned __int128>((*this)()) * bound;
   auto low = static_cast<std::uint64_t>(product);
@@ -207,6 +208,7 @@ std::uint64_t Rng::below(std::uint64_t bound) {
 }
 
 int Rng::uniform_int(int low, int high) {
+  if (high < low) throw std::invalid_argument(fmt::format("Rng::uniform_int: empty range [{}, {}]", low, high));
   const auto span = static_cast<std::uint64_t>(static_cast<std::int64_t>(high) - low) + 1;
   return static_cast<int>(low + static_cast<std::int64_t>(below(span)));
 }

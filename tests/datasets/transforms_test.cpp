@@ -87,6 +87,9 @@ TEST_CASE("Rng is splitmix64 with unbiased bounded draws", "[transforms][rng]") 
     REQUIRE(u < 1.0);
   }
   CHECK(seen.size() == 5);
+  CHECK(draws.uniform_int(3, 3) == 3);
+  CHECK_THROWS_AS(draws.uniform_int(3, 2), std::invalid_argument);
+  CHECK_THROWS_AS(draws.below(0), std::invalid_argument);
   for (int i = 0; i < 100; ++i) {
     CHECK_FALSE(draws.bernoulli(0.0));
     CHECK(draws.bernoulli(1.0));
