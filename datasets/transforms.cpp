@@ -390,10 +390,18 @@ void Normalizer::operator()(const Image& image, float* out) const {
     }
   } else if (image.channels == 1 && channels() == 3) {
     const std::size_t count = static_cast<std::size_t>(image.width) * image.height;
-    for (int c = 0; c < 3; ++c) {
-      const float* table = tables_[static_cast<std::size_t>(c)].data();
-      float* plane = out + c * count;
-      for (std::size_t i = 0; i < count; ++i) plane[i] = table[image.pixels[i]];
+    const std::uint8_t* const src = image.pixels.data();
+    const float* const table0 = tables_[0].data();
+    const float* const table1 = tables_[1].data();
+    const float* const table2 = tables_[2].data();
+    float* const plane0 = out;
+    float* const plane1 = out + count;
+    float* const plane2 = out + 2 * count;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint8_t v = src[i];
+      plane0[i] = table0[v];
+      plane1[i] = table1[v];
+      plane2[i] = table2[v];
     }
   } else {
     throw std::invalid_argument(

@@ -8,6 +8,7 @@
 #include <functional>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 using namespace semiflow;
 
@@ -355,6 +356,29 @@ TEST_CASE("TransformPipeline runs a configured chain reproducibly", "[transforms
     CHECK_THROWS_WITH(pipeline.with_overrides({{"rand_augment.m", "31"}}),
                       Catch::Contains("augment[0] rand_augment: parameter 'm' must be an integer in [0, 30], got '31'"));
   }
+}
+
+TEST_CASE("TransformPipeline gives the same bytes from concurrent threads as serially", "[transforms][pipeline]") {
+  const TransformPipeline pipeline({spec("rand_augment", {{"n", "3"}, {"m", "12"}}),
+                                    spec("random_resized_crop", {{"size", "24"}}), spec("hflip")});
+  const Image source = gradient_image(28, 28, 3);
+  constexpr int kItems = 64;
+  auto run_items = [&](int first, int step, std::vector<Image>& results) {
+    Image scratch;  // one per thread, reused across items
+    for (int item = first; item < kItems; item += step) {
+      Image image = source;
+      Rng rng = Rng::for_item(11, 2, static_cast<std::uint64_t>(item));
+      pipeline.apply(image, scratch, rng);
+      results[static_cast<std::size_t>(item)] = std::move(image);
+    }
+  };
+  std::vector<Image> serial(kItems);
+  run_items(0, 1, serial);
+  std::vector<Image> parallel(kItems);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(run_items, t, 4, std::ref(parallel));
+  for (auto& thread : threads) thread.join();
+  for (int item = 0; item < kItems; ++item) CHECK(parallel[item].pixels == serial[item].pixels);
 }
 
 TEST_CASE("TransformPipeline reads YAML and names what is wrong", "[transforms][pipeline]") {
