@@ -43,9 +43,7 @@ struct Blend {
   float ratio;
   float rest;
   explicit Blend(double factor) : ratio(static_cast<float>(factor)), rest(static_cast<float>(1.0 - factor)) {}
-  std::uint8_t operator()(float a, float b) const {
-    return clamp_to_byte(ratio * a + rest * b);
-  }
+  std::uint8_t operator()(float a, float b) const { return clamp_to_byte(ratio * a + rest * b); }
 };
 
 // The same blend of two uint8 values per pixel, with both products looked up: they are the
@@ -58,9 +56,7 @@ class BlendTable {
       second_[static_cast<std::size_t>(v)] = blend.rest * static_cast<float>(v);
     }
   }
-  std::uint8_t operator()(std::uint8_t a, std::uint8_t b) const {
-    return clamp_to_byte(first_[a] + second_[b]);
-  }
+  std::uint8_t operator()(std::uint8_t a, std::uint8_t b) const { return clamp_to_byte(first_[a] + second_[b]); }
 
  private:
   std::array<float, 256> first_;
@@ -185,7 +181,7 @@ void sharpness_kernel(const Image& in, Image& out, const BlendTable& blend) {
 
 const char* augment_op_name(AugmentOp op) {
   static constexpr std::array<const char*, kAugmentOpCount> kNames = {
-      "Identity", "ShearX", "ShearY",    "TranslateX", "TranslateY", "Rotate",       "Brightness",
+      "Identity", "ShearX",   "ShearY",    "TranslateX", "TranslateY", "Rotate",       "Brightness",
       "Color",    "Contrast", "Sharpness", "Posterize",  "Solarize",   "AutoContrast", "Equalize"};
   return kNames[static_cast<std::size_t>(op)];
 }
@@ -216,7 +212,9 @@ bool augment_op_is_signed(AugmentOp op) {
 }
 
 double augment_magnitude(AugmentOp op, int magnitude, int num_bins, int width, int height) {
-  auto bin = [&](double end) { return static_cast<double>(linspace_at(0.0f, static_cast<float>(end), num_bins, magnitude)); };
+  auto bin = [&](double end) {
+    return static_cast<double>(linspace_at(0.0f, static_cast<float>(end), num_bins, magnitude));
+  };
   switch (op) {
     case AugmentOp::shear_x:
     case AugmentOp::shear_y:
@@ -265,8 +263,8 @@ void rotate(const Image& in, Image& out, double degrees, std::uint8_t fill) {
   const double cx = in.width * 0.5;
   const double cy = in.height * 0.5;
   // source = R(angle) (p - centre) + centre, which turns the content counter-clockwise on screen.
-  warp_nearest(in, out, {cos_t, -sin_t, cx - cos_t * cx + sin_t * cy, sin_t, cos_t, cy - sin_t * cx - cos_t * cy},
-               fill, "rotate");
+  warp_nearest(in, out, {cos_t, -sin_t, cx - cos_t * cx + sin_t * cy, sin_t, cos_t, cy - sin_t * cx - cos_t * cy}, fill,
+               "rotate");
 }
 
 void adjust_brightness(Image& image, double factor) {
@@ -331,7 +329,8 @@ void posterize(Image& image, int bits) {
 void solarize(Image& image, double threshold) {
   require_image(image, "solarize");
   Lut lut;
-  for (int v = 0; v < 256; ++v) lut[static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(v >= threshold ? 255 - v : v);
+  for (int v = 0; v < 256; ++v)
+    lut[static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(v >= threshold ? 255 - v : v);
   apply_lut(image, lut);
 }
 
@@ -351,8 +350,7 @@ void autocontrast(Image& image) {
     const float scale = low == high ? 1.0f : 255.0f / static_cast<float>(high - low);
     Lut& lut = luts[static_cast<std::size_t>(k)];
     for (int v = 0; v < 256; ++v) {
-      lut[static_cast<std::size_t>(v)] =
-          clamp_to_byte((static_cast<float>(v) - minimum) * scale);
+      lut[static_cast<std::size_t>(v)] = clamp_to_byte((static_cast<float>(v) - minimum) * scale);
     }
   }
   apply_channel_luts(image, luts);
@@ -381,7 +379,8 @@ void equalize(Image& image) {
       if (step == 0) {
         lut[static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(v);
       } else if (count != 0) {
-        lut[static_cast<std::size_t>(v)] = static_cast<std::uint8_t>(std::min<std::uint32_t>(255, (cumulative + step / 2) / step));
+        lut[static_cast<std::size_t>(v)] =
+            static_cast<std::uint8_t>(std::min<std::uint32_t>(255, (cumulative + step / 2) / step));
       }
       cumulative += count;
     }

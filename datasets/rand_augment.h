@@ -54,13 +54,13 @@ void shear_x(const Image& in, Image& out, double factor, std::uint8_t fill);
 void shear_y(const Image& in, Image& out, double factor, std::uint8_t fill);
 void translate(const Image& in, Image& out, int dx, int dy, std::uint8_t fill);
 void rotate(const Image& in, Image& out, double degrees, std::uint8_t fill);
-void adjust_brightness(Image& image, double factor);  // blend with black
-void adjust_saturation(Image& image, double factor);  // blend with gray; no-op on gray images
-void adjust_contrast(Image& image, double factor);    // blend with the mean gray level
+void adjust_brightness(Image& image, double factor);                // blend with black
+void adjust_saturation(Image& image, double factor);                // blend with gray; no-op on gray images
+void adjust_contrast(Image& image, double factor);                  // blend with the mean gray level
 void adjust_sharpness(const Image& in, Image& out, double factor);  // blend with a 3x3 smoothing
-void posterize(Image& image, int bits);               // keeps the top `bits` bits
-void solarize(Image& image, double threshold);        // inverts values >= threshold
-void autocontrast(Image& image);  // stretches each channel's [min, max] to [0, 255]
-void equalize(Image& image);      // histogram equalization per channel
+void posterize(Image& image, int bits);                             // keeps the top `bits` bits
+void solarize(Image& image, double threshold);                      // inverts values >= threshold
+void autocontrast(Image& image);                                    // stretches each channel's [min, max] to [0, 255]
+void equalize(Image& image);                                        // histogram equalization per channel
 
 }  // namespace semiflow

@@ -72,7 +72,8 @@ void interpolate_row(const std::uint8_t* row, const LinearTap* x_tap, int out_wi
 }
 
 template <int C>
-void resize_kernel(const Image& in, Image& out, const std::vector<LinearTap>& x_taps, const std::vector<LinearTap>& y_taps) {
+void resize_kernel(const Image& in, Image& out, const std::vector<LinearTap>& x_taps,
+                   const std::vector<LinearTap>& y_taps) {
   constexpr int kRound = 1 << (2 * kWeightBits - 1);
   const int out_width = out.width;
   const int out_height = out.height;
@@ -229,8 +230,8 @@ bool Rng::bernoulli(double p) { return uniform01() < p; }
 
 void reshape_image(Image& image, int width, int height, int channels) {
   if (width <= 0 || height <= 0 || (channels != 1 && channels != 3)) {
-    throw std::invalid_argument(
-        fmt::format("image shape {}x{}x{} is invalid: sides must be positive, channels 1 or 3", width, height, channels));
+    throw std::invalid_argument(fmt::format("image shape {}x{}x{} is invalid: sides must be positive, channels 1 or 3",
+                                            width, height, channels));
   }
   image.width = width;
   image.height = height;
@@ -281,9 +282,10 @@ void center_crop(const Image& in, Image& out, int out_width, int out_height) {
 CropBox random_resized_crop_box(int width, int height, const RandomResizedCropParams& params, Rng& rng) {
   if (!(params.scale_min > 0 && params.scale_min <= params.scale_max && params.ratio_min > 0 &&
         params.ratio_min <= params.ratio_max)) {
-    throw std::invalid_argument(fmt::format(
-        "random_resized_crop: need 0 < scale_min <= scale_max and 0 < ratio_min <= ratio_max, got scale ({}, {}) ratio ({}, {})",
-        params.scale_min, params.scale_max, params.ratio_min, params.ratio_max));
+    throw std::invalid_argument(
+        fmt::format("random_resized_crop: need 0 < scale_min <= scale_max and 0 < ratio_min <= ratio_max, got scale "
+                    "({}, {}) ratio ({}, {})",
+                    params.scale_min, params.scale_max, params.ratio_min, params.ratio_max));
   }
   const double area = static_cast<double>(width) * height;
   const double log_ratio_min = std::log(params.ratio_min);
@@ -327,9 +329,9 @@ void pad_random_crop(const Image& in, Image& out, int out_width, int out_height,
                                             out_width, out_height, in.width, in.height, padding));
   }
   if (mode == PaddingMode::reflect && (padding >= in.width || padding >= in.height)) {
-    throw std::invalid_argument(fmt::format(
-        "random_crop: reflect padding {} needs an image larger than that on both sides, got {}x{}", padding, in.width,
-        in.height));
+    throw std::invalid_argument(
+        fmt::format("random_crop: reflect padding {} needs an image larger than that on both sides, got {}x{}", padding,
+                    in.width, in.height));
   }
   reshape_image(out, out_width, out_height, in.channels);
   const int top = rng.uniform_int(0, padded_height - out_height);
@@ -366,14 +368,14 @@ void cutout(Image& image, int size, std::uint8_t fill, Rng& rng) {
 
 Normalizer::Normalizer(const std::vector<float>& mean, const std::vector<float>& stddev) {
   if (mean.size() != stddev.size() || (mean.size() != 1 && mean.size() != 3)) {
-    throw std::invalid_argument(fmt::format("normalize: mean and std need 1 or 3 values each, got {} and {}",
-                                            mean.size(), stddev.size()));
+    throw std::invalid_argument(
+        fmt::format("normalize: mean and std need 1 or 3 values each, got {} and {}", mean.size(), stddev.size()));
   }
   tables_.resize(mean.size());
   for (std::size_t c = 0; c < mean.size(); ++c) {
     if (!(stddev[c] > 0) || !std::isfinite(stddev[c]) || !std::isfinite(mean[c])) {
-      throw std::invalid_argument(
-          fmt::format("normalize: channel {} needs a finite mean and a positive std, got {} and {}", c, mean[c], stddev[c]));
+      throw std::invalid_argument(fmt::format(
+          "normalize: channel {} needs a finite mean and a positive std, got {} and {}", c, mean[c], stddev[c]));
     }
     for (int v = 0; v < 256; ++v) {
       tables_[c][static_cast<std::size_t>(v)] = (static_cast<float>(v) / 255.0f - mean[c]) / stddev[c];
@@ -427,7 +429,8 @@ class ParamReader {
       : spec_(spec), context_(fmt::format("augment[{}] {}", position, spec.op)) {
     for (const auto& [key, value] : spec.params) {
       if (std::find(known.begin(), known.end(), key) == known.end()) {
-        fail(fmt::format("unknown parameter '{}' (valid: {})", key, known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+        fail(fmt::format("unknown parameter '{}' (valid: {})", key,
+                         known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
       }
     }
   }
@@ -464,7 +467,8 @@ class ParamReader {
     return {low, high};
   }
 
-  std::string choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& choices) const {
+  std::string choice(const std::string& key, const std::string& fallback,
+                     const std::vector<std::string>& choices) const {
     if (!has(key)) return fallback;
     const std::string& text = value(key);
     if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
@@ -513,7 +517,8 @@ struct OutputSize {
 // `size` (square) or `width` + `height`.
 OutputSize read_output_size(const ParamReader& params) {
   if (params.has("size")) {
-    if (params.has("width") || params.has("height")) params.fail("give either 'size' or 'width' and 'height', not both");
+    if (params.has("width") || params.has("height"))
+      params.fail("give either 'size' or 'width' and 'height', not both");
     const int size = params.required_integer("size", 1, kMaxSide);
     return {size, size};
   }
@@ -535,8 +540,8 @@ class ResizeStep : public TransformStep {
     }
   }
   void apply(Image& image, Image& scratch, Rng&) const override {
-    const auto [width, height] =
-        shorter_side_ > 0 ? shorter_side_size(image.width, image.height, shorter_side_) : std::pair{size_.width, size_.height};
+    const auto [width, height] = shorter_side_ > 0 ? shorter_side_size(image.width, image.height, shorter_side_)
+                                                   : std::pair{size_.width, size_.height};
     resize(image, scratch, width, height);
     std::swap(image, scratch);
   }
@@ -723,7 +728,8 @@ TransformPipeline TransformPipeline::with_overrides(const std::map<std::string, 
   for (const auto& [key, value] : overrides) {
     const std::size_t dot = key.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == key.size()) {
-      throw std::invalid_argument(fmt::format("augment override '{}': expected 'op.param', e.g. 'rand_augment.m'", key));
+      throw std::invalid_argument(
+          fmt::format("augment override '{}': expected 'op.param', e.g. 'rand_augment.m'", key));
     }
     const std::string op = key.substr(0, dot);
     bool found = false;
@@ -736,8 +742,8 @@ TransformPipeline TransformPipeline::with_overrides(const std::map<std::string, 
     if (!found) {
       std::vector<std::string> ops;
       for (const auto& spec : specs_) ops.push_back(spec.op);
-      throw std::invalid_argument(fmt::format("augment override '{}': the pipeline has no '{}' op (it has: {})", key, op,
-                                              ops.empty() ? "none" : fmt::format("{}", fmt::join(ops, ", "))));
+      throw std::invalid_argument(fmt::format("augment override '{}': the pipeline has no '{}' op (it has: {})", key,
+                                              op, ops.empty() ? "none" : fmt::format("{}", fmt::join(ops, ", "))));
     }
   }
   return TransformPipeline(std::move(specs));

@@ -40,10 +40,10 @@ class Rng {
   result_type operator()();
 
   std::uint64_t below(std::uint64_t bound);  // uniform in [0, bound), bound > 0, unbiased
-  int uniform_int(int low, int high);         // uniform in [low, high], inclusive
-  double uniform01();                         // uniform in [0, 1), 53 random bits
-  double uniform(double low, double high);    // uniform in [low, high)
-  bool bernoulli(double p);                   // true with probability p
+  int uniform_int(int low, int high);        // uniform in [low, high], inclusive
+  double uniform01();                        // uniform in [0, 1), 53 random bits
+  double uniform(double low, double high);   // uniform in [low, high)
+  bool bernoulli(double p);                  // true with probability p
 
  private:
   std::uint64_t state_;
@@ -91,8 +91,8 @@ enum class PaddingMode { constant, reflect };
 // torchvision RandomCrop(size, padding): pads every side by `padding` (with `fill`, or by
 // reflection without repeating the edge, which needs padding < the image's sides), then crops
 // a uniformly placed out_width x out_height window. Done in one pass, no padded copy.
-void pad_random_crop(const Image& in, Image& out, int out_width, int out_height, int padding,
-                     PaddingMode mode, std::uint8_t fill, Rng& rng);
+void pad_random_crop(const Image& in, Image& out, int out_width, int out_height, int padding, PaddingMode mode,
+                     std::uint8_t fill, Rng& rng);
 
 void hflip(Image& image);  // mirrors left-right, in place
 

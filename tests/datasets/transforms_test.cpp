@@ -344,7 +344,8 @@ TEST_CASE("TransformPipeline runs a configured chain reproducibly", "[transforms
     CHECK(image.channels == 3);
   }
   SECTION("overrides change parameters between stages") {
-    const TransformPipeline stage = pipeline.with_overrides({{"random_resized_crop.size", "16"}, {"rand_augment.m", "15"}});
+    const TransformPipeline stage =
+        pipeline.with_overrides({{"random_resized_crop.size", "16"}, {"rand_augment.m", "15"}});
     CHECK(stage.specs()[0].params.at("m") == "15");
     Image image = source;
     Image scratch;
@@ -353,14 +354,15 @@ TEST_CASE("TransformPipeline runs a configured chain reproducibly", "[transforms
     CHECK(image.width == 16);
     CHECK_THROWS_WITH(pipeline.with_overrides({{"resize.size", "16"}}), Catch::Contains("no 'resize' op"));
     CHECK_THROWS_WITH(pipeline.with_overrides({{"size", "16"}}), Catch::Contains("expected 'op.param'"));
-    CHECK_THROWS_WITH(pipeline.with_overrides({{"rand_augment.m", "31"}}),
-                      Catch::Contains("augment[0] rand_augment: parameter 'm' must be an integer in [0, 30], got '31'"));
+    CHECK_THROWS_WITH(
+        pipeline.with_overrides({{"rand_augment.m", "31"}}),
+        Catch::Contains("augment[0] rand_augment: parameter 'm' must be an integer in [0, 30], got '31'"));
   }
 }
 
 TEST_CASE("TransformPipeline gives the same bytes from concurrent threads as serially", "[transforms][pipeline]") {
-  const TransformPipeline pipeline({spec("rand_augment", {{"n", "3"}, {"m", "12"}}),
-                                    spec("random_resized_crop", {{"size", "24"}}), spec("hflip")});
+  const TransformPipeline pipeline(
+      {spec("rand_augment", {{"n", "3"}, {"m", "12"}}), spec("random_resized_crop", {{"size", "24"}}), spec("hflip")});
   const Image source = gradient_image(28, 28, 3);
   constexpr int kItems = 64;
   auto run_items = [&](int first, int step, std::vector<Image>& results) {
