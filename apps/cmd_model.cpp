@@ -1,0 +1,142 @@
+// `semiflow model ...`: describe models (size and cost) without training them.
+#include "apps/command.h"
+#include "datasets/hierarchy.h"
+#include "models/efficientnet_v2_arch.h"
+#include "models/model_summary.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace semiflow::cli {
+namespace {
+
+struct InfoArgs {
+  std::string arch;
+  std::string hierarchy;
+  std::vector<std::int64_t> classes;
+  std::int64_t image_size = 224;
+  std::optional<double> width;
+  std::optional<double> depth;
+  std::optional<std::int64_t> head_channels;
+  std::vector<std::int64_t> head_taps;
+  std::string head_layout = "end";
+  bool json = false;
+};
+
+std::vector<std::int64_t> classes_per_level(const InfoArgs& args) {
+  if (args.hierarchy.empty()) return args.classes;
+  const Hierarchy hierarchy = Hierarchy::load(args.hierarchy);
+  std::vector<std::int64_t> classes;
+  for (int level = 0; level < hierarchy.num_levels(); ++level) {
+    classes.push_back(static_cast<std::int64_t>(hierarchy.level(level).classes.size()));
+  }
+  return classes;
+}
+
+HeadTapLayout parse_layout(const std::string& name) {
+  if (name == "end") return HeadTapLayout::all_at_end;
+  if (name == "coarse-early") return HeadTapLayout::coarse_early;
+  if (name == "fine-early") return HeadTapLayout::fine_early;
+  throw std::invalid_argument("unknown head layout '" + name + "'; use end, coarse-early or fine-early");
+}
+
+// 1234567 -> "1,234,567": parameter counts are compared digit by digit with references.
+std::string grouped(std::int64_t value) {
+  std::string digits = std::to_string(value);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<std::size_t>(i), ",");
+  return digits;
+}
+
+void print_text(const ModelSummary& s) {
+  std::string classes;
+  for (auto c : s.classes_per_level) classes += (classes.empty() ? "" : "/") + std::to_string(c);
+  fmt::print("EfficientNetV2-{} with {} classes per level\n", s.arch, classes);
+  fmt::print("params  {}\n", grouped(s.params));
+  const bool giga = s.macs >= 1000000000;
+  fmt::print("MACs    {} ({:.2f} {}) at {}x{}\n", grouped(s.macs), static_cast<double>(s.macs) / (giga ? 1e9 : 1e6),
+             giga ? "G" : "M", s.image_size, s.image_size);
+  fmt::print("\n{:<12} {:>8} {:>9} {:>7} {:>14}\n", "module", "channels", "reduction", "blocks", "MACs");
+  for (std::size_t i = 0; i < s.features.size(); ++i) {
+    const auto& f = s.features[i];
+    fmt::print("{:<12} {:>8} {:>9} {:>7} {:>14}\n", f.module, f.channels, f.reduction, f.blocks,
+               grouped(s.macs_by_module[i].second));
+  }
+  for (std::size_t level = 0; level < s.head_taps.size(); ++level) {
+    const auto& head = s.macs_by_module[s.features.size() + level];
+    fmt::print("{:<12} level {} ({} classes) reads {}, {} MACs\n", head.first, level, s.classes_per_level[level],
+               s.features[static_cast<std::size_t>(s.head_taps[level])].module, grouped(head.second));
+  }
+}
+
+void print_json(const ModelSummary& s) {
+  nlohmann::ordered_json out;
+  out["arch"] = s.arch;
+  out["classes_per_level"] = s.classes_per_level;
+  out["image_size"] = s.image_size;
+  out["params"] = s.params;
+  out["macs"] = s.macs;
+  auto& parts = out["macs_by_module"] = nlohmann::ordered_json::array();
+  for (const auto& [module, macs] : s.macs_by_module) parts.push_back({{"module", module}, {"macs", macs}});
+  auto& features = out["features"] = nlohmann::ordered_json::array();
+  for (const auto& f : s.features) {
+    features.push_back({{"module", f.module}, {"channels", f.channels}, {"reduction", f.reduction}, {"blocks", f.blocks}});
+  }
+  out["head_taps"] = s.head_taps;
+  fmt::print("{}\n", out.dump(2));
+}
+
+void add_info(CLI::App& model) {
+  auto args = std::make_shared<InfoArgs>();
+  auto* cmd = model.add_subcommand("info", "Print the parameter count and MACs of a model");
+  cmd->add_option("--arch", args->arch, "Architecture")->required()->check(CLI::IsMember(efficientnet_v2_arch_names()));
+  auto* hierarchy = cmd->add_option("--hierarchy", args->hierarchy, "Hierarchy YAML: one head per level")
+                        ->check(CLI::ExistingFile);
+  auto* classes = cmd->add_option("--classes", args->classes, "Classes per level, coarse first (e.g. 2 6 10)")
+                      ->check(CLI::PositiveNumber);
+  hierarchy->excludes(classes);
+  cmd->add_option("--image-size", args->image_size, "Square input size for the MACs")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--width", args->width, "Width multiplier (replaces the architecture's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--depth", args->depth, "Depth multiplier (replaces the architecture's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--head-channels", args->head_channels, "Width of the 1x1 head conv")->check(CLI::PositiveNumber);
+  auto* taps = cmd->add_option("--head-taps", args->head_taps,
+                               "Feature index each level's head reads (negative from the end; -1 = head conv)");
+  cmd->add_option("--head-layout", args->head_layout, "end, coarse-early (B-CNN) or fine-early")
+      ->check(CLI::IsMember({"end", "coarse-early", "fine-early"}))
+      ->excludes(taps)
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print a JSON object (params, macs, per-module MACs, features)");
+  cmd->callback([args] {
+    const auto classes = classes_per_level(*args);
+    if (classes.empty()) throw std::invalid_argument("model info: give --classes N... or --hierarchy FILE");
+    EfficientNetV2Options options(args->arch, classes);
+    options.width_multiplier(args->width).depth_multiplier(args->depth).head_channels(args->head_channels);
+    options.head_taps(args->head_taps.empty() ? head_taps_for(parse_layout(args->head_layout), classes.size())
+                                              : args->head_taps);
+    const auto summary = summarize_model(options, args->image_size);
+    if (args->json) {
+      print_json(summary);
+    } else {
+      print_text(summary);
+    }
+  });
+}
+
+void install(CLI::App& app) {
+  auto* model = app.add_subcommand("model", "Describe models");
+  model->require_subcommand(1);
+  add_info(*model);
+}
+
+}  // namespace
+
+SEMIFLOW_COMMAND(install);
+
+}  // namespace semiflow::cli
