@@ -128,10 +128,11 @@ class TransformStep;
 // parameter; an unknown op lists the known ones. Immutable and safe to share between threads;
 // building one is cheap, so progressive learning rebuilds it per stage (with_overrides).
 //
-// Ops: resize (size: shorter side, or width + height), center_crop, random_resized_crop
-// (scale, ratio), random_crop (padding, padding_mode: constant|reflect, fill), hflip (p),
-// cutout (size, fill), rand_augment (n, m, bins, fill). Sizes are `size` (square) or
-// `width` + `height`.
+// Ops and defaults: resize (size: the shorter side, or width + height), center_crop,
+// random_resized_crop (scale: 0.08,1; ratio: 0.75,1.3333), random_crop (padding: 0,
+// padding_mode: constant|reflect, fill: 0), hflip (p: 0.5), cutout (size, fill: 0),
+// rand_augment (n: 2, m: 9, bins: 31, fill: 0). Other sizes are `size` (square) or
+// `width` + `height`, and required.
 class TransformPipeline {
  public:
   explicit TransformPipeline(std::vector<TransformSpec> specs);
@@ -142,7 +143,8 @@ class TransformPipeline {
   // {"random_resized_crop.size", "128"}); each applies to every op of that name.
   TransformPipeline with_overrides(const std::map<std::string, std::string>& overrides) const;
 
-  // Transforms `image` in place; `scratch` is working storage the caller keeps per thread.
+  // Leaves the result in `image`, whose storage may be exchanged with `scratch`'s; `scratch`
+  // is working storage the caller keeps per thread, so steady-state calls do not allocate.
   void apply(Image& image, Image& scratch, Rng& rng) const;
 
   const std::vector<TransformSpec>& specs() const { return specs_; }
