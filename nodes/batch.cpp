@@ -1,0 +1,118 @@
+// `batch`: collates samples into NCHW float tensors with per-level labels and soft targets.
+#include "nodes/batch.h"
+
+#include "datasets/sample.h"
+#include "datasets/transforms.h"
+#include "graph/node.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+namespace semiflow::nodes {
+namespace {
+
+using namespace semiflow::graph;
+
+std::vector<float> to_floats(const std::vector<double>& values) { return {values.begin(), values.end()}; }
+
+class BatchNode : public Node {
+ public:
+  static NodeSchema schema() {
+    return NodeSchema("batch")
+        .doc("Collates samples into [N,C,H,W] float tensors (normalized) with per-level labels and soft targets.")
+        .input("in", "samples")
+        .output("out", "batch")
+        .param("batch_size", 128, "images per batch")
+        .param("drop_last", false, "drop an epoch's last, smaller batch")
+        .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "per-channel mean (of values in [0, 1])")
+        .param("std", std::vector<double>{0.229, 0.224, 0.225}, "per-channel standard deviation")
+        .serial("it gathers samples in stream order so batches are reproducible")
+        .accumulates();
+  }
+
+  explicit BatchNode(const Params& params)
+      : batch_size_(params.get_int("batch_size")),
+        drop_last_(params.get_bool("drop_last")),
+        normalize_(to_floats(params.get_numbers("mean")), to_floats(params.get_numbers("std"))) {
+    if (batch_size_ < 1) throw std::invalid_argument("batch_size must be at least 1");
+  }
+
+  void process(Inputs& in, Emitter& out) override {
+    for (auto& sample : in[0].get<Samples>()) {
+      if (!pending_.empty() && sample.epoch != pending_.front().epoch) finish_epoch(out);
+      pending_.push_back(std::move(sample));
+      if (static_cast<std::int64_t>(pending_.size()) == batch_size_) emit_pending(out);
+    }
+  }
+
+  void flush(Emitter& out) override { finish_epoch(out); }
+
+ private:
+  void finish_epoch(Emitter& out) {
+    if (drop_last_) pending_.clear();
+    if (!pending_.empty()) emit_pending(out);
+  }
+
+  void emit_pending(Emitter& out) {
+    const auto n = static_cast<std::int64_t>(pending_.size());
+    const Sample& first = pending_.front();
+    const int height = first.image.height, width = first.image.width, channels = normalize_.channels();
+    Batch batch;
+    batch.epoch = first.epoch;
+    batch.images = torch::empty({n, channels, height, width}, torch::kFloat32);
+    float* pixels = batch.images.data_ptr<float>();
+    const std::size_t image_floats = static_cast<std::size_t>(channels) * height * width;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const Sample& s = pending_[i];
+      if (s.image.width != width || s.image.height != height)
+        throw std::runtime_error(fmt::format("{}: image is {}x{} but the batch is {}x{}; add a resize or crop to augment",
+                                             s.path, s.image.width, s.image.height, width, height));
+      if (s.labels.size() != first.labels.size())
+        throw std::runtime_error(fmt::format("{}: labeled and unlabeled samples in one batch", s.path));
+      normalize_(s.image, pixels + i * image_floats);
+      batch.paths.push_back(s.path);
+      batch.indices.push_back(static_cast<std::int64_t>(s.index));
+    }
+    for (std::size_t level = 0; level < first.labels.size(); ++level) {
+      auto labels = torch::empty({n}, torch::kInt64);
+      auto* data = labels.data_ptr<std::int64_t>();
+      for (std::int64_t i = 0; i < n; ++i) data[i] = pending_[i].labels[level];
+      batch.labels.push_back(labels);
+    }
+    collate_soft_targets(batch);
+    pending_.clear();
+    out.emit(std::move(batch), fmt::format("batch starting at {}", first.path));
+  }
+
+  void collate_soft_targets(Batch& batch) const {
+    std::size_t levels = 0;
+    for (const auto& s : pending_) levels = std::max(levels, s.soft_targets.size());
+    const auto n = static_cast<std::int64_t>(pending_.size());
+    for (std::size_t level = 0; level < levels; ++level) {
+      std::int64_t classes = 0;
+      for (const auto& s : pending_)
+        if (level < s.soft_targets.size()) classes = std::max<std::int64_t>(classes, static_cast<std::int64_t>(s.soft_targets[level].size()));
+      auto targets = torch::zeros({n, classes}, torch::kFloat32);
+      auto* data = targets.data_ptr<float>();
+      for (std::int64_t i = 0; i < n; ++i) {
+        const auto& s = pending_[i];
+        if (level >= s.soft_targets.size() || s.soft_targets[level].empty()) continue;  // stays a zero row: no target
+        if (static_cast<std::int64_t>(s.soft_targets[level].size()) != classes)
+          throw std::runtime_error(fmt::format("{}: soft target of level {} has {} classes, expected {}", s.path, level,
+                                               s.soft_targets[level].size(), classes));
+        std::copy(s.soft_targets[level].begin(), s.soft_targets[level].end(), data + i * classes);
+      }
+      batch.soft_targets.push_back(targets);
+    }
+  }
+
+  std::int64_t batch_size_;
+  bool drop_last_;
+  Normalizer normalize_;
+  Samples pending_;
+};
+
+SEMIFLOW_REGISTER_NODE(BatchNode);
+
+}  // namespace
+}  // namespace semiflow::nodes

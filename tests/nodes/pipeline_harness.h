@@ -1,0 +1,27 @@
+#pragma once
+// Runs pipeline configs given as YAML text and keeps what reaches `collect` sinks.
+#include "graph/config.h"
+#include "graph/node.h"
+#include "graph/runtime.h"
+
+#include <string>
+#include <vector>
+
+namespace semiflow::testing {
+
+// Items received by the `collect` sink named `node`, in arrival order (serial sink: stream order).
+std::vector<graph::Item>& collected(const std::string& node);
+
+// Parses `yaml` as if it were `dir`/pipeline.yaml, clears every collection, runs it.
+graph::RunResult run_yaml(const std::string& yaml, const std::string& dir);
+
+}  // namespace semiflow::testing
+
+namespace semiflow::testing {
+
+// Writes `count` size x size RGB JPEGs (image i filled with value 8 * (i % 32)), a two-level
+// hierarchy (hierarchy.yaml: coarse a,b; fine a1,a2,b1,b2) and labeled.csv (image i has fine
+// class i % 4; rows in `unknown_fine` have fine -1) plus unlabeled.csv into `dir`.
+void write_tiny_dataset(const std::string& dir, int count, int size, const std::vector<int>& unknown_fine = {});
+
+}  // namespace semiflow::testing
