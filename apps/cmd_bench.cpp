@@ -27,6 +27,7 @@ struct InputBenchArgs {
   int repeat = 1;
   int crop = 32;
   int min_side = 0;
+  int channels = 3;
   int photos = 0;
   int threads = 0;
   int raw_decode_limit = 20000;
@@ -77,13 +78,13 @@ std::string pipeline_yaml(const InputBenchArgs& args, const std::string& manifes
   return fmt::format(
       "threads: {{graph: {}}}\nmax_in_flight: 64\nnodes:\n"
       "  - {{name: source, type: source, manifest: '{}'{}, epochs: {}, micro_batch: 64}}\n"
-      "  - {{name: decode, type: decode, input: source, min_side: {}}}\n"
+      "  - {{name: decode, type: decode, input: source, min_side: {}, channels: {}}}\n"
       "  - {{name: augment, type: augment, input: decode,\n"
       "     ops: [rand_augment n=2 m=9, random_resized_crop size={}, hflip p=0.5]}}\n"
       "  - {{name: batch, type: batch, input: augment, batch_size: 128}}\n"
       "  - {{name: sink, type: discard, input: batch}}\n",
       args.threads > 0 ? args.threads : tbb::info::default_concurrency(), fs::absolute(manifest).string(), hierarchy, args.repeat,
-      args.min_side, args.crop);
+      args.min_side, args.channels, args.crop);
 }
 
 void run_input_bench(const InputBenchArgs& args) {
@@ -136,6 +137,9 @@ void install(CLI::App& app) {
   input->add_option("--repeat", args->repeat, "Passes over the manifest (memory must stay flat)")->capture_default_str();
   input->add_option("--crop", args->crop, "RandomResizedCrop output size")->capture_default_str();
   input->add_option("--min-side", args->min_side, "Decode JPEGs at a reduced DCT scale keeping this size")->capture_default_str();
+  input->add_option("--channels", args->channels, "Decode to 1 (gray; normalize replicates it to RGB) or 3 channels")
+      ->check(CLI::IsMember({1, 3}))
+      ->capture_default_str();
   input->add_option("--threads", args->threads, "Graph threads (0: all cores)")->capture_default_str();
   input->add_option("--raw-decode-limit", args->raw_decode_limit, "Files decoded for the raw baseline")->capture_default_str();
   input->add_flag("--json", args->json, "Print JSON");
