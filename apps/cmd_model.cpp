@@ -85,7 +85,8 @@ void print_json(const ModelSummary& s) {
   for (const auto& [module, macs] : s.macs_by_module) parts.push_back({{"module", module}, {"macs", macs}});
   auto& features = out["features"] = nlohmann::ordered_json::array();
   for (const auto& f : s.features) {
-    features.push_back({{"module", f.module}, {"channels", f.channels}, {"reduction", f.reduction}, {"blocks", f.blocks}});
+    features.push_back(
+        {{"module", f.module}, {"channels", f.channels}, {"reduction", f.reduction}, {"blocks", f.blocks}});
   }
   out["head_taps"] = s.head_taps;
   fmt::print("{}\n", out.dump(2));
@@ -95,8 +96,8 @@ void add_info(CLI::App& model) {
   auto args = std::make_shared<InfoArgs>();
   auto* cmd = model.add_subcommand("info", "Print the parameter count and MACs of a model");
   cmd->add_option("--arch", args->arch, "Architecture")->required()->check(CLI::IsMember(efficientnet_v2_arch_names()));
-  auto* hierarchy = cmd->add_option("--hierarchy", args->hierarchy, "Hierarchy YAML: one head per level")
-                        ->check(CLI::ExistingFile);
+  auto* hierarchy =
+      cmd->add_option("--hierarchy", args->hierarchy, "Hierarchy YAML: one head per level")->check(CLI::ExistingFile);
   auto* classes = cmd->add_option("--classes", args->classes, "Classes per level, coarse first (e.g. 2 6 10)")
                       ->check(CLI::PositiveNumber);
   hierarchy->excludes(classes);

@@ -41,9 +41,14 @@ std::vector<std::int64_t> head_taps_for(HeadTapLayout layout, std::size_t num_le
   std::vector<std::int64_t> taps(num_levels, -1);
   for (std::int64_t level = 0; level < levels; ++level) {
     switch (layout) {
-      case HeadTapLayout::all_at_end: break;
-      case HeadTapLayout::coarse_early: taps[level] = -(levels - level); break;
-      case HeadTapLayout::fine_early: taps[level] = -(level + 1); break;
+      case HeadTapLayout::all_at_end:
+        break;
+      case HeadTapLayout::coarse_early:
+        taps[level] = -(levels - level);
+        break;
+      case HeadTapLayout::fine_early:
+        taps[level] = -(level + 1);
+        break;
     }
   }
   return taps;
@@ -155,8 +160,8 @@ void EfficientNetV2Impl::reset() {
   }
   for (std::size_t l = 0; l < levels.size(); ++l) {
     if (levels[l] < 1) {
-      throw std::invalid_argument("EfficientNetV2: level " + std::to_string(l) + " has " +
-                                  std::to_string(levels[l]) + " classes; every level needs at least one");
+      throw std::invalid_argument("EfficientNetV2: level " + std::to_string(l) + " has " + std::to_string(levels[l]) +
+                                  " classes; every level needs at least one");
     }
   }
   if (!options.head_taps().empty() && options.head_taps().size() != levels.size()) {
@@ -189,8 +194,9 @@ void EfficientNetV2Impl::reset() {
   for (const auto& stage : arch_.stages) {
     torch::nn::Sequential blocks;
     for (int r = 0; r < stage.repeats; ++r) {
-      const BlockConfig config{stage.block,  in_channels,           stage.channels, stage.expansion,
-                               stage.kernel, r == 0 ? stage.stride : 1, stage.se_ratio};
+      const BlockConfig config{stage.block,     in_channels,  stage.channels,
+                               stage.expansion, stage.kernel, r == 0 ? stage.stride : 1,
+                               stage.se_ratio};
       const double rate = options.drop_path_rate() * static_cast<double>(block_index++) / total_blocks;
       blocks->push_back(MBConvBlock(config, rate));
       in_channels = stage.channels;
@@ -204,8 +210,8 @@ void EfficientNetV2Impl::reset() {
   features_ = register_module("features", features_);
 
   const auto num_features = static_cast<std::int64_t>(feature_info_.size());
-  const auto requested = options.head_taps().empty() ? head_taps_for(HeadTapLayout::all_at_end, levels.size())
-                                                      : options.head_taps();
+  const auto requested =
+      options.head_taps().empty() ? head_taps_for(HeadTapLayout::all_at_end, levels.size()) : options.head_taps();
   head_taps_.clear();
   for (std::size_t l = 0; l < levels.size(); ++l) head_taps_.push_back(resolve_tap(requested[l], num_features, l));
 

@@ -10,6 +10,8 @@ namespace {
 constexpr auto fused = BlockType::fused_mbconv;
 constexpr auto mb = BlockType::mbconv;
 
+// The tables stay one row per stage.
+// clang-format off
 // Rows: block, expansion, kernel, stride, channels, repeats, SE ratio (EfficientNetV2 paper
 // tables 4 and 7 / torchvision _efficientnet_conf / timm _gen_efficientnetv2_*).
 ArchSpec table_s() {
@@ -69,10 +71,19 @@ struct Variant {
 };
 
 constexpr Variant kVariants[] = {
-    {"b0", "base", 1.0, 1.0, 0.2}, {"b1", "base", 1.0, 1.1, 0.2}, {"b2", "base", 1.1, 1.2, 0.3},
-    {"b3", "base", 1.2, 1.4, 0.3}, {"s", "s", 1.0, 1.0, 0.2},     {"m", "m", 1.0, 1.0, 0.3},
-    {"l", "l", 1.0, 1.0, 0.4},     {"tiny", "s", 0.25, 0.25, 0.2}, {"nano", "s", 0.125, 0.1, 0.2},
+    // name  table   width  depth  dropout
+    {"b0",   "base", 1.0,   1.0,   0.2},
+    {"b1",   "base", 1.0,   1.1,   0.2},
+    {"b2",   "base", 1.1,   1.2,   0.3},
+    {"b3",   "base", 1.2,   1.4,   0.3},
+    {"s",    "s",    1.0,   1.0,   0.2},
+    {"m",    "m",    1.0,   1.0,   0.3},
+    {"l",    "l",    1.0,   1.0,   0.4},
+    {"tiny", "s",    0.25,  0.25,  0.2},
+    {"nano", "s",    0.125, 0.1,   0.2},
 };
+
+// clang-format on
 
 }  // namespace
 
@@ -112,15 +123,12 @@ int round_channels(double channels, double multiplier, double round_limit, int d
   return rounded;
 }
 
-int round_repeats(int repeats, double multiplier) {
-  return static_cast<int>(std::ceil(repeats * multiplier));
-}
+int round_repeats(int repeats, double multiplier) { return static_cast<int>(std::ceil(repeats * multiplier)); }
 
 ArchSpec scale_arch(const ArchSpec& base, double width_multiplier, double depth_multiplier) {
   if (!(width_multiplier > 0.0) || !(depth_multiplier > 0.0)) {
     throw std::invalid_argument("EfficientNetV2 width and depth multipliers must be positive (got width " +
-                                std::to_string(width_multiplier) + ", depth " + std::to_string(depth_multiplier) +
-                                ")");
+                                std::to_string(width_multiplier) + ", depth " + std::to_string(depth_multiplier) + ")");
   }
   ArchSpec scaled = base;
   scaled.stem_channels = round_channels(base.stem_channels, width_multiplier, base.round_limit);

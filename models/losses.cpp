@@ -34,8 +34,8 @@ LevelLosses weighted_total(std::vector<torch::Tensor> per_level, const std::vect
 
 void check_logits(const torch::Tensor& logits, std::size_t level, std::int64_t rows) {
   if (logits.dim() != 2 || logits.size(0) != rows) {
-    throw std::invalid_argument("loss: logits of level " + std::to_string(level) + " must be [" +
-                                std::to_string(rows) + ", classes]");
+    throw std::invalid_argument("loss: logits of level " + std::to_string(level) + " must be [" + std::to_string(rows) +
+                                ", classes]");
   }
 }
 
@@ -67,8 +67,8 @@ LevelLosses hierarchical_cross_entropy(const std::vector<torch::Tensor>& logits,
     check_logits(logits[l], l, labels.size(0));
     const std::int64_t classes = logits[l].size(1);
     const auto level_labels = labels.select(1, static_cast<std::int64_t>(l));
-    if (level_labels.numel() > 0 &&
-        (level_labels.min().item<std::int64_t>() < kAbsentLabel || level_labels.max().item<std::int64_t>() >= classes)) {
+    if (level_labels.numel() > 0 && (level_labels.min().item<std::int64_t>() < kAbsentLabel ||
+                                     level_labels.max().item<std::int64_t>() >= classes)) {
       throw std::invalid_argument("hierarchical_cross_entropy: level " + std::to_string(l) +
                                   " has labels outside -1.." + std::to_string(classes - 1));
     }
@@ -136,14 +136,14 @@ LevelLosses hierarchical_soft_cross_entropy(const std::vector<torch::Tensor>& lo
                                   " must have the logits' shape [N, classes]");
     }
     const auto row_loss = -(targets[l].to(logits[l].scalar_type()) * torch::log_softmax(logits[l], 1)).sum(1);
-    torch::Tensor mask = masks.empty() || !masks[l].defined() ? torch::ones_like(row_loss)
-                                                               : masks[l].to(row_loss.scalar_type());
+    torch::Tensor mask =
+        masks.empty() || !masks[l].defined() ? torch::ones_like(row_loss) : masks[l].to(row_loss.scalar_type());
     if (mask.dim() != 1 || mask.size(0) != rows) {
-      throw std::invalid_argument("hierarchical_soft_cross_entropy: mask of level " + std::to_string(l) +
-                                  " must be [" + std::to_string(rows) + "]");
+      throw std::invalid_argument("hierarchical_soft_cross_entropy: mask of level " + std::to_string(l) + " must be [" +
+                                  std::to_string(rows) + "]");
     }
-    const auto denominator = options.mean_over_mask() ? mask.sum() : torch::full({}, static_cast<double>(rows),
-                                                                                   row_loss.options());
+    const auto denominator =
+        options.mean_over_mask() ? mask.sum() : torch::full({}, static_cast<double>(rows), row_loss.options());
     per_level.push_back(divide_or_zero((row_loss * mask).sum(), denominator));
   }
   return weighted_total(std::move(per_level), level_weights);

@@ -14,7 +14,7 @@ namespace semiflow {
 inline constexpr std::int64_t kAbsentLabel = -1;
 
 struct LevelLosses {
-  torch::Tensor total;                 // sum over levels of level_weight * level loss
+  torch::Tensor total;                   // sum over levels of level_weight * level loss
   std::vector<torch::Tensor> per_level;  // unweighted, for logging
 };
 

@@ -81,9 +81,8 @@ std::int64_t module_macs(const torch::nn::Module& module, FeatureShape& shape) {
     shape.height = shape.width = 1;
     return 0;
   }
-  if (is<torch::nn::BatchNorm2dImpl>(module) || is<torch::nn::SiLUImpl>(module) ||
-      is<torch::nn::SigmoidImpl>(module) || is<torch::nn::DropoutImpl>(module) ||
-      is<torch::nn::IdentityImpl>(module)) {
+  if (is<torch::nn::BatchNorm2dImpl>(module) || is<torch::nn::SiLUImpl>(module) || is<torch::nn::SigmoidImpl>(module) ||
+      is<torch::nn::DropoutImpl>(module) || is<torch::nn::IdentityImpl>(module)) {
     return 0;
   }
   throw std::invalid_argument("module_macs: no MAC rule for module '" + module.name() +

@@ -43,9 +43,9 @@ TEST_CASE("the CPU variants keep their sizes", "[efficientnet_v2]") {
 }
 
 TEST_CASE("stage tables scale by width and depth with timm's rounding", "[efficientnet_v2][arch]") {
-  CHECK(round_channels(24, 0.25) == 8);     // never below the divisor
-  CHECK(round_channels(48, 0.25) == 16);    // 12 rounds half up
-  CHECK(round_channels(16, 1.2) == 24);     // 19.2 -> 16 is more than 10% low, bumped
+  CHECK(round_channels(24, 0.25) == 8);       // never below the divisor
+  CHECK(round_channels(48, 0.25) == 16);      // 12 rounds half up
+  CHECK(round_channels(16, 1.2) == 24);       // 19.2 -> 16 is more than 10% low, bumped
   CHECK(round_channels(16, 1.2, 0.0) == 16);  // B0-B3 round to nearest only
   CHECK(round_repeats(15, 0.25) == 4);
   CHECK(round_repeats(1, 1.1) == 2);  // ceil, so b1's first stage has two blocks
@@ -117,12 +117,11 @@ TEST_CASE("state_dict keys follow torchvision's efficientnet_v2_s", "[efficientn
   EfficientNetV2 model(EfficientNetV2Options("s", {1000}));
   const auto params = model->named_parameters();
   const auto buffers = model->named_buffers();
-  for (const char* key : {"features.0.0.weight", "features.0.1.weight", "features.1.0.block.0.0.weight",
-                          "features.2.0.block.0.0.weight", "features.2.0.block.1.1.bias",
-                          "features.4.0.block.0.0.weight", "features.4.0.block.1.0.weight",
-                          "features.4.0.block.2.fc1.weight", "features.4.0.block.2.fc2.bias",
-                          "features.4.0.block.3.1.weight", "features.6.14.block.3.0.weight", "features.7.0.weight",
-                          "classifier.1.weight", "classifier.1.bias"}) {
+  for (const char* key :
+       {"features.0.0.weight", "features.0.1.weight", "features.1.0.block.0.0.weight", "features.2.0.block.0.0.weight",
+        "features.2.0.block.1.1.bias", "features.4.0.block.0.0.weight", "features.4.0.block.1.0.weight",
+        "features.4.0.block.2.fc1.weight", "features.4.0.block.2.fc2.bias", "features.4.0.block.3.1.weight",
+        "features.6.14.block.3.0.weight", "features.7.0.weight", "classifier.1.weight", "classifier.1.bias"}) {
     CHECK(params.contains(key));
   }
   CHECK(buffers.contains("features.7.1.running_var"));
