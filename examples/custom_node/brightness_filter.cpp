@@ -5,30 +5,37 @@
 //
 //   plugins: [../build/lib/libsemiflow_example_brightness_filter.so]  # relative to the config
 //   nodes:
-//     - {name: images, type: decode, input: files}
+//     - {name: images, type: decode, input: files}          # emits "samples"
 //     - {name: bright, type: brightness_filter, input: images, min_mean: 40}
 //
 // `semiflow nodes` then lists brightness_filter with its ports and parameters.
-#include "datasets/image.h"
+#include "datasets/sample.h"
 #include "graph/node.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <numeric>
 
 namespace {
 
 using semiflow::Image;
+using semiflow::Samples;
 using namespace semiflow::graph;
+
+double mean_pixel(const Image& image) {
+  const std::uint64_t sum = std::accumulate(image.pixels.begin(), image.pixels.end(), std::uint64_t{0});
+  return static_cast<double>(sum) / static_cast<double>(image.pixels.size());
+}
 
 class BrightnessFilter : public Node {
  public:
   // The schema is the node's whole contract: config validation, `semiflow nodes` and the
-  // scheduler all read it.
+  // scheduler all read it. "samples" items are micro-batches of decoded images (datasets/sample.h).
   static NodeSchema schema() {
     return NodeSchema("brightness_filter")
         .doc("Drops images whose mean pixel value (all channels) is below min_mean.")
-        .input("in", "image")
-        .output("out", "image")
+        .input("in", "samples")
+        .output("out", "samples")
         .param("min_mean", 40.0, "darkest mean pixel value (0-255) that is kept")
         .parallel("each image is judged on its own and the node keeps no state");
   }
@@ -37,11 +44,11 @@ class BrightnessFilter : public Node {
 
   // Called from several threads at once (the schema says parallel): only reads member state.
   void process(Inputs& in, Emitter& out) override {
-    const Image& image = in[0].get<Image>();
-    if (image.empty()) return;
-    const std::uint64_t sum = std::accumulate(image.pixels.begin(), image.pixels.end(), std::uint64_t{0});
-    const double mean = static_cast<double>(sum) / static_cast<double>(image.pixels.size());
-    if (mean >= min_mean_) out.emit(std::move(in[0]));  // emitting nothing drops the image
+    auto& samples = in[0].get<Samples>();
+    samples.erase(std::remove_if(samples.begin(), samples.end(),
+                                 [&](const semiflow::Sample& s) { return s.image.empty() || mean_pixel(s.image) < min_mean_; }),
+                  samples.end());
+    if (!samples.empty()) out.emit(std::move(in[0]));  // emitting nothing drops the item
   }
 
  private:

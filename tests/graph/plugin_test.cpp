@@ -1,6 +1,6 @@
 // The example plugin (examples/custom_node) loads from a config and runs; a plugin built against
 // another ABI is refused.
-#include "datasets/image.h"
+#include "datasets/sample.h"
 #include "graph/config.h"
 #include "graph/node.h"
 #include "graph/plugin.h"
@@ -23,19 +23,20 @@ const std::string kPluginDir = std::string(SEMIFLOW_BINARY_DIR) + "/lib/";
 std::mutex kept_mutex;
 std::vector<std::string> kept;
 
-// Images of uniform grey: level 10 * i for i in 0..count-1.
+// Micro-batches of one uniform grey image each: level 10 * i for i in 0..count-1.
 class GreySource : public Node {
  public:
   static NodeSchema schema() {
-    return NodeSchema("plg_grey").doc("Uniform grey images, brighter each time.").output("out", "image")
+    return NodeSchema("plg_grey").doc("Uniform grey images, brighter each time.").output("out", "samples")
         .param("count", 10, "images").serial("a counter");
   }
   explicit GreySource(const Params& p) : count_(p.get_int("count")) {}
   bool generate(Emitter& out) override {
     if (next_ == count_) return false;
-    semiflow::Image image(4, 3, 3);
-    std::fill(image.pixels.begin(), image.pixels.end(), static_cast<std::uint8_t>(10 * next_));
-    out.emit(std::move(image), fmt::format("grey-{}", next_++));
+    semiflow::Sample sample;
+    sample.image = semiflow::Image(4, 3, 3);
+    std::fill(sample.image.pixels.begin(), sample.image.pixels.end(), static_cast<std::uint8_t>(10 * next_));
+    out.emit(semiflow::Samples{std::move(sample)}, fmt::format("grey-{}", next_++));
     return true;
   }
 
@@ -46,7 +47,7 @@ class GreySource : public Node {
 class KeepOrigins : public Node {
  public:
   static NodeSchema schema() {
-    return NodeSchema("plg_keep").doc("Records origins.").input("in", "image").serial("records order");
+    return NodeSchema("plg_keep").doc("Records origins.").input("in", "samples").serial("records order");
   }
   explicit KeepOrigins(const Params&) {}
   void process(Inputs& in, Emitter&) override {
