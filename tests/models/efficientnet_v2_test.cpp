@@ -23,10 +23,22 @@ void check_logit_shapes(const std::vector<torch::Tensor>& logits, std::int64_t b
 
 }  // namespace
 
-TEST_CASE("EfficientNetV2 S/M/L match torchvision's parameter counts", "[efficientnet_v2][parity]") {
-  CHECK(params_with_head("s", 1000) == 21458488);
-  CHECK(params_with_head("m", 1000) == 54139356);
-  CHECK(params_with_head("l", 1000) == 118515272);
+TEST_CASE("EfficientNetV2 S/M/L match torchvision's parameter counts and GFLOPS", "[efficientnet_v2][parity]") {
+  // torchvision's model docs: params, and GFLOPS (multiply-accumulates) at the eval size.
+  struct Reference {
+    const char* arch;
+    std::int64_t params;
+    std::int64_t image_size;
+    double gmacs;
+  };
+  for (const auto& ref : {Reference{"s", 21458488, 384, 8.37}, Reference{"m", 54139356, 480, 24.58},
+                          Reference{"l", 118515272, 480, 56.08}}) {
+    INFO(ref.arch);
+    const EfficientNetV2 model(EfficientNetV2Options(ref.arch, {1000}));
+    CHECK(model->num_parameters() == ref.params);
+    const double gmacs = static_cast<double>(model->macs(ref.image_size, ref.image_size).total) / 1e9;
+    CHECK(gmacs == Approx(ref.gmacs).margin(0.005));
+  }
 }
 
 TEST_CASE("EfficientNetV2 B0-B3 match timm's tf_efficientnetv2_b* parameter counts", "[efficientnet_v2][parity]") {

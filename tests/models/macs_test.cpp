@@ -86,9 +86,8 @@ TEST_CASE("model MACs: parts sum to the total and heads are counted", "[macs]") 
   CHECK(macs.parts.front().second == 3 * 9 * model->arch().stem_channels * 16 * 16);
 }
 
-TEST_CASE("EfficientNetV2-S at 384x384 costs torchvision's published 8.37 GMACs", "[macs][parity]") {
+TEST_CASE("EfficientNetV2-S at 384x384 keeps its exact MAC count", "[macs]") {
+  // 8.37 G in torchvision's docs (checked to 2 decimals, with M and L, in efficientnet_v2_test).
   EfficientNetV2 model(EfficientNetV2Options("s", {1000}));
-  const auto macs = model->macs(384, 384).total;
-  CHECK(macs == Approx(8.37e9).epsilon(0.001));
-  CHECK(macs == 8365617152);  // pinned: the figure this counter gives, for regressions
+  CHECK(model->macs(384, 384).total == 8365617152);
 }
