@@ -1,0 +1,88 @@
+#pragma once
+// Checkpoints written by the `train` node (out_dir/last.pt, out_dir/best.pt).
+//
+// One file holds everything needed to continue training bit for bit (model, EMA, optimizer state,
+// step, epoch, libtorch's CPU RNG state) and everything needed to use the model without the
+// training config (model options, the hierarchy's YAML text, the evaluation preprocessing).
+// Files are torch::serialize archives; metadata is one JSON string under "meta" so that new fields
+// never break old readers. Writes are atomic: a killed process leaves the previous file intact.
+#include "datasets/hierarchy.h"
+#include "models/efficientnet_v2.h"
+#include "models/efficientnet_v2_options.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace semiflow {
+
+// How evaluation images are prepared, as the train node was configured: decode to `channels`,
+// apply `ops` (augment-node op strings such as "resize size=32", deterministic ones only), then
+// normalize with `mean` / `std` (of values in [0, 1]).
+struct EvalPreprocessing {
+  std::vector<std::string> ops;
+  int channels = 3;
+  std::vector<double> mean;
+  std::vector<double> std;
+  int image_size = 0;  // side of the square images the model was trained and evaluated on
+
+  nlohmann::json to_json() const;
+  static EvalPreprocessing from_json(const nlohmann::json& json);
+};
+
+nlohmann::json options_to_json(const EfficientNetV2Options& options);
+EfficientNetV2Options options_from_json(const nlohmann::json& json);
+
+struct CheckpointMeta {
+  EfficientNetV2Options options{"", {}};
+  std::string hierarchy_yaml;  // Hierarchy::to_yaml()
+  EvalPreprocessing preprocessing;
+  // Hash of the parameters that must match for a resume to be exact (see the train node).
+  std::string fingerprint;
+  std::int64_t step = 0;   // optimizer steps taken
+  std::int64_t epoch = 0;  // epochs completed; a resumed run starts at this epoch
+  nlohmann::json metrics = nlohmann::json::object();  // the last completed epoch's record
+};
+
+// The live training objects a checkpoint is saved from and restored into.
+struct TrainingState {
+  EfficientNetV2 model{nullptr};
+  EfficientNetV2 ema{nullptr};  // null when the run keeps no EMA
+  torch::optim::Optimizer* optimizer = nullptr;
+};
+
+// Saves `state`, `meta` and the default CPU generator's state to `path`, atomically.
+void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const TrainingState& state);
+
+// Reads only the metadata (cheap: no model is built).
+CheckpointMeta read_checkpoint_meta(const std::string& path);
+
+// Loads weights, EMA, optimizer state and the CPU RNG state into `state`, whose objects must
+// have been built with the checkpoint's options (same parameter shapes). Returns the metadata.
+// Throws naming the file when it is unreadable or lacks a part `state` has (e.g. EMA).
+CheckpointMeta restore_checkpoint(const std::string& path, const TrainingState& state);
+
+struct LoadedModel {
+  EfficientNetV2 model{nullptr};  // in eval mode, on the requested device
+  EfficientNetV2Options options{"", {}};
+  Hierarchy hierarchy;
+  EvalPreprocessing preprocessing;
+  bool ema_weights = false;  // true when `model` holds the EMA weights
+  std::int64_t epoch = 0;
+  std::int64_t step = 0;
+};
+
+// The model for evaluation or inference: the EMA weights when the checkpoint has them,
+// otherwise the trained weights.
+LoadedModel load_checkpoint_for_inference(const std::string& path, torch::Device device);
+
+// Writes `path` by calling `write` with a temporary file's path in the same folder, syncing it
+// and renaming it over `path`; if `write` throws, `path` is untouched and the temporary removed.
+void write_file_atomically(const std::string& path, const std::function<void(const std::string& temp_path)>& write);
+
+}  // namespace semiflow
