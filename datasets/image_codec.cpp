@@ -172,9 +172,9 @@ Image decode_image(const std::uint8_t* data, std::size_t size, const std::string
 }
 
 Image decode_image_file(const std::string& path, const DecodeOptions& options) {
-  thread_local std::vector<std::uint8_t> bytes;
-  read_file_bytes(path, bytes);
-  return decode_image(bytes.data(), bytes.size(), path, options);
+  thread_local std::vector<std::uint8_t> buffer;
+  const std::size_t size = read_file_into(path, buffer);
+  return decode_image(buffer.data(), size, path, options);
 }
 
 std::vector<std::uint8_t> encode_jpeg(const Image& image, int quality, bool progressive) {
@@ -208,30 +208,31 @@ std::vector<std::uint8_t> encode_png(const Image& image) {
 
 std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
   std::vector<std::uint8_t> bytes;
-  read_file_bytes(path, bytes);
+  bytes.resize(read_file_into(path, bytes));
   return bytes;
 }
 
 // Three system calls per file (open, read, close): with tiny images, syscalls rival decoding.
-// A short read from a regular file means its end, so no fstat is needed.
-void read_file_bytes(const std::string& path, std::vector<std::uint8_t>& bytes) {
+// A short read from a regular file means its end, so no fstat is needed. The buffer only grows,
+// so a reused buffer is never zero-filled again.
+std::size_t read_file_into(const std::string& path, std::vector<std::uint8_t>& buffer) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw DecodeError(path, fmt::format("cannot open file ({}; check the manifest path)", std::strerror(errno)));
-  bytes.resize(std::max<std::size_t>(bytes.capacity(), 64 * 1024));
+  if (buffer.size() < 64 * 1024) buffer.resize(64 * 1024);
   std::size_t done = 0;
   while (true) {
-    const ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
+    const ssize_t got = ::read(fd, buffer.data() + done, buffer.size() - done);
     if (got < 0) {
       const int error = errno;
       ::close(fd);
       throw DecodeError(path, fmt::format("read failed ({})", std::strerror(error)));
     }
     done += static_cast<std::size_t>(got);
-    if (done < bytes.size()) break;
-    bytes.resize(bytes.size() * 2);
+    if (done < buffer.size()) break;
+    buffer.resize(buffer.size() * 2);
   }
   ::close(fd);
-  bytes.resize(done);
+  return done;
 }
 
 void write_file_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {

@@ -40,8 +40,8 @@ std::vector<std::uint8_t> encode_cmyk_jpeg(const std::uint8_t* cmyk, int width, 
 std::vector<std::uint8_t> encode_png(const Image& image);
 
 std::vector<std::uint8_t> read_file_bytes(const std::string& path);
-// Reuses `bytes`' storage (no allocation once it is large enough).
-void read_file_bytes(const std::string& path, std::vector<std::uint8_t>& bytes);
+// Reads a whole file into `buffer` (grown as needed, never shrunk); returns the file's size.
+std::size_t read_file_into(const std::string& path, std::vector<std::uint8_t>& buffer);
 void write_file_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes);
 
 // What a reader does with an image it cannot decode.
