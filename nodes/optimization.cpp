@@ -1,0 +1,131 @@
+#include "nodes/optimization.h"
+
+#include <fmt/format.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/rmsprop.h>
+#include <torch/optim/sgd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace semiflow {
+namespace {
+
+template <class Options>
+std::vector<torch::optim::OptimizerParamGroup> decay_groups(const WeightDecayGroups& split, const Options& options) {
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(split.decay, std::make_unique<Options>(options));
+  auto no_decay = options;
+  no_decay.weight_decay(0.0);
+  groups.emplace_back(split.no_decay, std::make_unique<Options>(no_decay));
+  return groups;
+}
+
+}  // namespace
+
+WeightDecayGroups split_weight_decay_groups(const torch::nn::Module& module) {
+  WeightDecayGroups groups;
+  for (const auto& parameter : module.parameters(/*recurse=*/true)) {
+    if (!parameter.requires_grad()) continue;
+    (parameter.dim() <= 1 ? groups.no_decay : groups.decay).push_back(parameter);
+  }
+  return groups;
+}
+
+OptimizerKind parse_optimizer_kind(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::sgd;
+  if (name == "rmsprop") return OptimizerKind::rmsprop;
+  if (name == "adamw") return OptimizerKind::adamw;
+  throw std::invalid_argument(fmt::format("unknown optimizer '{}'; known: sgd, rmsprop, adamw", name));
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerConfig& config, const torch::nn::Module& module) {
+  const WeightDecayGroups split = split_weight_decay_groups(module);
+  switch (config.kind) {
+    case OptimizerKind::sgd: {
+      auto options = torch::optim::SGDOptions(config.lr)
+                         .momentum(config.momentum)
+                         .nesterov(config.nesterov && config.momentum > 0)
+                         .weight_decay(config.weight_decay);
+      return std::make_unique<torch::optim::SGD>(decay_groups(split, options), options);
+    }
+    case OptimizerKind::rmsprop: {
+      auto options = torch::optim::RMSpropOptions(config.lr)
+                         .alpha(config.rmsprop_alpha)
+                         .eps(config.rmsprop_eps)
+                         .momentum(config.momentum)
+                         .weight_decay(config.weight_decay);
+      return std::make_unique<torch::optim::RMSprop>(decay_groups(split, options), options);
+    }
+    case OptimizerKind::adamw: {
+      auto options = torch::optim::AdamWOptions(config.lr)
+                         .betas({config.adam_beta1, config.adam_beta2})
+                         .eps(config.adam_eps)
+                         .weight_decay(config.weight_decay);
+      return std::make_unique<torch::optim::AdamW>(decay_groups(split, options), options);
+    }
+  }
+  throw std::logic_error("unhandled optimizer kind");
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+ScheduleKind parse_schedule_kind(const std::string& name) {
+  if (name == "constant") return ScheduleKind::constant;
+  if (name == "cosine") return ScheduleKind::cosine;
+  if (name == "step") return ScheduleKind::step;
+  if (name == "exponential") return ScheduleKind::exponential;
+  throw std::invalid_argument(fmt::format("unknown schedule '{}'; known: constant, cosine, step, exponential", name));
+}
+
+double learning_rate_at(const ScheduleConfig& config, std::int64_t step) {
+  if (step < config.warmup_steps)
+    return config.base_lr * static_cast<double>(step + 1) / static_cast<double>(config.warmup_steps);
+  const double t = static_cast<double>(step - config.warmup_steps);
+  switch (config.kind) {
+    case ScheduleKind::constant:
+      return config.base_lr;
+    case ScheduleKind::cosine: {
+      const double length = static_cast<double>(std::max<std::int64_t>(1, config.total_steps - config.warmup_steps));
+      const double progress = std::min(1.0, t / length);
+      return config.min_lr + 0.5 * (config.base_lr - config.min_lr) * (1.0 + std::cos(M_PI * progress));
+    }
+    case ScheduleKind::step:
+      return config.base_lr * std::pow(config.gamma, std::floor(t / config.decay_steps));
+    case ScheduleKind::exponential:
+      return config.base_lr * std::pow(config.gamma, t / config.decay_steps);
+  }
+  throw std::logic_error("unhandled schedule kind");
+}
+
+ExponentialMovingAverage::ExponentialMovingAverage(const torch::nn::Module& module, double decay, bool warmup)
+    : average_(module.clone()), decay_(decay), warmup_(warmup) {
+  if (!(decay >= 0.0 && decay < 1.0)) throw std::invalid_argument(fmt::format("EMA decay {} is not in [0, 1)", decay));
+  for (auto& parameter : average_->parameters()) parameter.set_requires_grad(false);
+}
+
+double ExponentialMovingAverage::decay_for_update(std::int64_t updates) const {
+  if (!warmup_) return decay_;
+  return std::min(decay_, (1.0 + static_cast<double>(updates)) / (10.0 + static_cast<double>(updates)));
+}
+
+void ExponentialMovingAverage::update(const torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  const double d = decay_for_update(updates_);
+  const auto current = module.named_parameters();
+  for (auto& entry : average_->named_parameters()) entry.value().mul_(d).add_(current[entry.key()], 1.0 - d);
+  const auto current_buffers = module.named_buffers();
+  for (auto& entry : average_->named_buffers()) {
+    const auto& source = current_buffers[entry.key()];
+    if (entry.value().is_floating_point())
+      entry.value().mul_(d).add_(source, 1.0 - d);
+    else
+      entry.value().copy_(source);
+  }
+  ++updates_;
+}
+
+}  // namespace semiflow
