@@ -29,6 +29,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,7 +88,9 @@ class HierarchicalMetrics {
  private:
   struct Tally {
     std::vector<std::vector<std::vector<std::int64_t>>> confusion;  // per level [true][predicted]
-    std::vector<std::int64_t> predicted_none;  // per level: labeled images predicted -1 (a miss)
+    // Per level and true class: labeled images predicted "none" (-1, a miss); they appear in no
+    // confusion column. Only the consistent decoding of a tree with childless classes does that.
+    std::vector<std::vector<std::int64_t>> predicted_none;
     double airush_sum = 0.0;
     std::int64_t exact_paths = 0;
     std::int64_t consistent_paths = 0;
@@ -96,6 +99,7 @@ class HierarchicalMetrics {
   DecodingMetrics summarise(const Tally& tally) const;
 
   Hierarchy hierarchy_;
+  std::set<std::vector<int>> tree_paths_;  // every root-to-leaf path, -1 below childless classes
   Tally argmax_;
   Tally consistent_;
   std::int64_t images_ = 0;
