@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <sstream>
 
 namespace semiflow::nodes {
@@ -44,24 +45,64 @@ class Augment : public Node {
         .param("ops", std::vector<std::string>{},
                "transforms in order, each 'op key=value ...', e.g. [random_resized_crop size=32, hflip p=0.5, rand_augment n=2 m=9]")
         .param("seed", 0, "run seed; each image's randomness depends on (seed, epoch, manifest row) only")
+        .param("stage_epochs", std::vector<double>{},
+               "progressive learning: first epoch of each stage after the first, e.g. [10, 20, 30]")
+        .param("stage_overrides", std::vector<std::string>{},
+               "per stage (one more than stage_epochs), 'op.param=value ...', e.g. 'random_resized_crop.size=24 rand_augment.m=7'")
         .parallel("each image is transformed independently with its own random stream");
   }
 
-  explicit Augment(const Params& params)
-      : pipeline_(parse_ops(params.get_strings("ops"))), seed_(static_cast<std::uint64_t>(params.get_int("seed"))) {}
+  explicit Augment(const Params& params) : seed_(static_cast<std::uint64_t>(params.get_int("seed"))) {
+    const TransformPipeline base(parse_ops(params.get_strings("ops")));
+    const auto& overrides = params.get_strings("stage_overrides");
+    const auto& starts = params.get_numbers("stage_epochs");
+    if (overrides.empty() && starts.empty()) {
+      stages_.push_back(base);
+      return;
+    }
+    if (overrides.size() != starts.size() + 1)
+      throw std::invalid_argument(fmt::format("stage_overrides needs one entry per stage: {} stage_epochs give {} stages, got {}",
+                                              starts.size(), starts.size() + 1, overrides.size()));
+    for (std::size_t i = 0; i < starts.size(); ++i) {
+      if (i > 0 && starts[i] <= starts[i - 1]) throw std::invalid_argument("stage_epochs must increase");
+      stage_starts_.push_back(static_cast<std::int64_t>(starts[i]));
+    }
+    for (const auto& text : overrides) stages_.push_back(base.with_overrides(parse_overrides(text)));
+  }
 
   void process(Inputs& in, Emitter& out) override {
     thread_local Image scratch;
     for (auto& sample : in[0].get<Samples>()) {
       Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(sample.epoch), sample.index);
-      pipeline_.apply(sample.image, scratch, rng);
+      stage_of(sample.epoch).apply(sample.image, scratch, rng);
     }
     out.emit(std::move(in[0]));
   }
 
  private:
-  TransformPipeline pipeline_;
+  // "rand_augment.m=7 random_resized_crop.size=24" -> {rand_augment.m: 7, random_resized_crop.size: 24}
+  static std::map<std::string, std::string> parse_overrides(const std::string& text) {
+    std::map<std::string, std::string> overrides;
+    std::istringstream words(text);
+    std::string word;
+    while (words >> word) {
+      const auto eq = word.find('=');
+      if (eq == std::string::npos || word.find('.') > eq)
+        throw std::invalid_argument(fmt::format("stage override '{}': write op.param=value", word));
+      overrides[word.substr(0, eq)] = word.substr(eq + 1);
+    }
+    return overrides;
+  }
+
+  const TransformPipeline& stage_of(std::int64_t epoch) const {
+    std::size_t stage = 0;
+    while (stage < stage_starts_.size() && epoch >= stage_starts_[stage]) ++stage;
+    return stages_[stage];
+  }
+
   std::uint64_t seed_;
+  std::vector<std::int64_t> stage_starts_;
+  std::vector<TransformPipeline> stages_;
 };
 
 SEMIFLOW_REGISTER_NODE(Augment);

@@ -56,3 +56,22 @@ TEST_CASE("augment op errors name the op", "[augment]") {
   CHECK_THROWS_WITH(run_ops("sparkle"), Contains("sparkle") && Contains("rand_augment"));
   CHECK_THROWS_WITH(run_ops("hflip p"), Contains("key=value"));
 }
+
+TEST_CASE("augment switches image size and magnitude per progressive-learning stage", "[augment]") {
+  semiflow::testing::TempDir dir;
+  semiflow::testing::write_tiny_dataset(dir.path().string(), 4, 20);
+  run_yaml("nodes:\n  - {name: src, type: source, manifest: unlabeled.csv, epochs: 3}\n  - {name: dec, type: decode, input: src}\n"
+           "  - {name: aug, type: augment, input: dec, ops: [random_resized_crop size=16, rand_augment n=1 m=5],\n"
+           "     stage_epochs: [1, 2], stage_overrides: ['', random_resized_crop.size=8 rand_augment.m=7, random_resized_crop.size=12]}\n"
+           "  - {name: sink, type: collect, input: aug}\n",
+           dir.path().string());
+  std::map<std::int64_t, int> size_by_epoch;
+  for (auto& item : collected("sink"))
+    for (const auto& s : item.get<Samples>()) size_by_epoch[s.epoch] = s.image.width;
+  CHECK(size_by_epoch == std::map<std::int64_t, int>{{0, 16}, {1, 8}, {2, 12}});
+  CHECK_THROWS_WITH(run_yaml("nodes:\n  - {name: src, type: source, manifest: unlabeled.csv}\n  - {name: dec, type: decode, input: src}\n"
+                             "  - {name: aug, type: augment, input: dec, ops: [hflip], stage_epochs: [1], stage_overrides: ['']}\n"
+                             "  - {name: sink, type: collect, input: aug}\n",
+                             dir.path().string()),
+                    Contains("one entry per stage"));
+}
