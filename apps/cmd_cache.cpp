@@ -1,0 +1,146 @@
+// `semiflow cache ...`: list, inspect and verify pseudo-label caches (the teacher's outputs).
+#include "apps/command.h"
+#include "datasets/pseudo_label_cache.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+
+namespace semiflow::cli {
+namespace {
+
+std::string join_classes(const std::vector<int>& classes) { return fmt::format("{}", fmt::join(classes, "+")); }
+
+std::string megabytes(std::uintmax_t bytes) { return fmt::format("{:.1f} MB", bytes / 1e6); }
+
+bool looks_like_cache(const std::filesystem::path& path) {
+  const auto name = path.filename().string();
+  auto ends_with = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return ends_with(".h5") || ends_with(".hdf5") || ends_with(".h5.partial") || ends_with(".hdf5.partial");
+}
+
+void add_ls(CLI::App& cache) {
+  auto dir = std::make_shared<std::string>();
+  auto* cmd = cache.add_subcommand("ls", "List the caches (*.h5, *.h5.partial) in a folder");
+  cmd->add_option("dir", *dir, "Folder")->required()->check(CLI::ExistingDirectory);
+  cmd->callback([dir] {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(*dir))
+      if (entry.is_regular_file() && looks_like_cache(entry.path())) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    fmt::print("{:<32} {:>17} {:>10} {:>9} {:>16} {:>10}\n", "file", "rows", "classes", "complete", "teacher", "size");
+    for (const auto& file : files) {
+      try {
+        const auto info = read_cache_info(file.string());
+        fmt::print("{:<32} {:>17} {:>10} {:>9} {:>16} {:>10}\n", file.filename().string(),
+                   fmt::format("{}/{}", info.rows_committed, info.header.rows_expected),
+                   join_classes(info.header.classes_per_level), info.complete ? "yes" : "no", info.header.fingerprints.teacher,
+                   megabytes(info.file_bytes));
+      } catch (const std::exception& e) {
+        fmt::print("{:<32} unreadable: {}\n", file.filename().string(), e.what());
+      }
+    }
+    if (files.empty()) fmt::print("no cache files in {}\n", *dir);
+  });
+}
+
+nlohmann::json to_json(const CacheSummary& summary) {
+  const auto& info = summary.info;
+  nlohmann::json out = {{"rows_committed", info.rows_committed},
+                        {"rows_expected", info.header.rows_expected},
+                        {"complete", info.complete},
+                        {"semiflow_version", info.header.semiflow_version},
+                        {"file_bytes", info.file_bytes},
+                        {"fingerprints",
+                         {{"teacher", info.header.fingerprints.teacher},
+                          {"manifest", info.header.fingerprints.manifest},
+                          {"preprocessing", info.header.fingerprints.preprocessing}}}};
+  for (const auto& level : summary.levels) {
+    nlohmann::json quantiles = nlohmann::json::object();
+    for (std::size_t i = 0; i < level.confidence.quantiles.size(); ++i)
+      quantiles[fmt::format("{}", level.confidence.quantile_levels[i])] = level.confidence.quantiles[i];
+    out["levels"].push_back({{"name", level.name},
+                             {"classes", level.class_counts.size()},
+                             {"class_counts", level.class_counts},
+                             {"confidence",
+                              {{"mean", level.confidence.mean},
+                               {"quantiles", quantiles},
+                               {"histogram", level.confidence.histogram}}}});
+  }
+  return out;
+}
+
+void print_summary(const std::string& path, const CacheSummary& summary) {
+  const auto& info = summary.info;
+  fmt::print("{}: {} of {} rows, {}, {}\n", path, info.rows_committed, info.header.rows_expected,
+             info.complete ? "complete" : "INCOMPLETE", megabytes(info.file_bytes));
+  fmt::print("  levels: {}\n", join_classes(info.header.classes_per_level));
+  fmt::print("  fingerprints: teacher {}, manifest {}, preprocessing {}\n", info.header.fingerprints.teacher,
+             info.header.fingerprints.manifest, info.header.fingerprints.preprocessing);
+  fmt::print("  written by semiflow {}\n", info.header.semiflow_version);
+  for (const auto& level : summary.levels) {
+    const auto& c = level.confidence;
+    fmt::print("  level '{}' ({} classes)\n", level.name, level.class_counts.size());
+    fmt::print("    hard labels per class: {}\n", fmt::join(level.class_counts, " "));
+    std::string quantiles;
+    for (std::size_t i = 0; i < c.quantiles.size(); ++i)
+      quantiles += fmt::format("{}p{:g} {:.3f}", i ? ", " : "", c.quantile_levels[i] * 100, c.quantiles[i]);
+    fmt::print("    confidence: mean {:.3f}; {}\n", c.mean, quantiles);
+    fmt::print("    confidence histogram ({} bins over [0, 1]): {}\n", c.histogram.size(), fmt::join(c.histogram, " "));
+  }
+}
+
+void add_inspect(CLI::App& cache) {
+  struct Args {
+    std::string file;
+    bool json = false;
+    int bins = 20;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = cache.add_subcommand("inspect", "Shape, fingerprints, completeness, label and confidence statistics of a cache");
+  cmd->add_option("file", args->file, "Cache file (.h5 or .h5.partial)")->required()->check(CLI::ExistingFile);
+  cmd->add_flag("--json", args->json, "Print JSON instead of text");
+  cmd->add_option("--bins", args->bins, "Confidence histogram bins")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->callback([args] {
+    const auto summary = summarize_cache(args->file, args->bins);
+    if (args->json)
+      fmt::print("{}\n", to_json(summary).dump(2));
+    else
+      print_summary(args->file, summary);
+  });
+}
+
+void add_verify(CLI::App& cache) {
+  auto file = std::make_shared<std::string>();
+  auto* cmd = cache.add_subcommand("verify", "Read a whole cache and check completeness, shapes and values");
+  cmd->add_option("file", *file, "Cache file")->required()->check(CLI::ExistingFile);
+  cmd->callback([file] {
+    const auto problems = verify_cache(*file);
+    for (const auto& problem : problems) spdlog::error("{}", problem);
+    if (!problems.empty())
+      throw std::runtime_error(fmt::format("{}: {} problem(s); delete it and run the teacher again", *file, problems.size()));
+    const auto info = read_cache_info(*file);
+    fmt::print("{}: ok, {} rows, levels {}\n", *file, info.rows_committed, join_classes(info.header.classes_per_level));
+  });
+}
+
+void install(CLI::App& app) {
+  auto* cache = app.add_subcommand("cache", "List, inspect and verify pseudo-label caches");
+  cache->require_subcommand(1);
+  add_ls(*cache);
+  add_inspect(*cache);
+  add_verify(*cache);
+}
+
+}  // namespace
+
+SEMIFLOW_COMMAND(install);
+
+}  // namespace semiflow::cli
