@@ -1,0 +1,463 @@
+// `train`: supervised training of the hierarchical EfficientNetV2 on the batches it receives,
+// with per-epoch validation, metrics.jsonl, checkpoints and exact resume.
+//
+// Epochs are delimited by Batch::epoch: when a batch of a new epoch arrives (or the stream ends)
+// the previous epoch is finished: validated, logged, checkpointed. Resuming restores the last
+// checkpoint and discards the batches of already finished epochs; the source reshuffles each
+// epoch from its seed, so the batches that follow are the ones an uninterrupted run would see.
+#include "datasets/hierarchy.h"
+#include "datasets/manifest.h"
+#include "graph/node.h"
+#include "models/efficientnet_v2.h"
+#include "models/losses.h"
+#include "nodes/batch.h"
+#include "nodes/checkpoint.h"
+#include "nodes/evaluation.h"
+#include "nodes/optimization.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+
+namespace semiflow::nodes {
+namespace {
+
+using namespace semiflow::graph;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Parameters that change neither the weights nor the order of training: a checkpoint written
+// with other values of these is still resumed.
+const std::set<std::string> kNotFingerprinted = {"resume", "out_dir", "device", "eval_batch_size", "eval_manifest",
+                                                 "eval_every", "best_metric"};
+
+// FNV-1a over "name=value;" for every fingerprinted parameter (std::hash is not stable across
+// standard libraries, and checkpoints outlive builds).
+std::string fingerprint_of(const Params& params) {
+  std::uint64_t hash = 14695981039346656037ull;
+  for (const auto& [name, value] : params.values()) {
+    if (kNotFingerprinted.count(name)) continue;
+    for (const char c : fmt::format("{}={};", name, format_param(value))) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 1099511628211ull;
+    }
+  }
+  return fmt::format("{:016x}", hash);
+}
+
+HeadTapLayout parse_head_taps(const std::string& name) {
+  if (name == "all_at_end") return HeadTapLayout::all_at_end;
+  if (name == "coarse_early") return HeadTapLayout::coarse_early;
+  if (name == "fine_early") return HeadTapLayout::fine_early;
+  throw std::invalid_argument(fmt::format("head_taps '{}': known layouts are all_at_end, coarse_early, fine_early", name));
+}
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  try {
+    torch::Device device(name);
+    if (device.is_cuda() && !torch::cuda::is_available())
+      throw std::invalid_argument(fmt::format("device '{}': this build or machine has no CUDA; use cpu or auto", name));
+    return device;
+  } catch (const c10::Error&) {
+    throw std::invalid_argument(fmt::format("device '{}': write auto, cpu, cuda or cuda:N", name));
+  }
+}
+
+class Train : public Node {
+ public:
+  static NodeSchema schema() {
+    return NodeSchema("train")
+        .doc("Trains the hierarchical EfficientNetV2 on batches; validates per epoch; writes metrics.jsonl, last.pt, best.pt.")
+        .input("in", "batch")
+        .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
+        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt and best.pt")
+        .param("arch", "tiny", "EfficientNetV2 architecture (see `semiflow model info`)")
+        .param("head_taps", "all_at_end", "where the level heads read: all_at_end, coarse_early, fine_early")
+        .param("dropout", -1.0, "dropout before the heads; negative: the architecture's")
+        .param("drop_path", 0.2, "stochastic depth rate of the last block (linear by block index)")
+        .param("channels", 3, "image channels")
+        .param("epochs", 1, "epochs of the run (the source must emit as many); sets the schedule's length")
+        .param("labeled_manifest", "", "the training manifest: its rows give steps per epoch and balanced class weights")
+        .param("batch_size", 128, "the batch node's batch_size (to derive steps per epoch)")
+        .param("drop_last", false, "the batch node's drop_last (to derive steps per epoch)")
+        .param("steps_per_epoch", 0, "optimizer steps per epoch; 0: derived from labeled_manifest and batch_size")
+        .param("level_weights", std::vector<double>{}, "weight of each level's loss; empty: 1 each")
+        .param("label_smoothing", 0.0, "label smoothing of the hard-label loss")
+        .param("class_weights", "none", "none, or balanced: n / (k * count_c) per level from labeled_manifest")
+        .param("optimizer", "sgd", "sgd (Nesterov), rmsprop (EfficientNet's) or adamw")
+        .param("lr", 0.1, "peak learning rate")
+        .param("momentum", 0.9, "sgd and rmsprop momentum")
+        .param("nesterov", true, "sgd: Nesterov momentum")
+        .param("weight_decay", 5e-5, "weight decay of conv and linear weights (never of BatchNorm or biases)")
+        .param("schedule", "cosine", "constant, cosine, step or exponential (per step)")
+        .param("warmup_epochs", 0.0, "linear warmup length in epochs")
+        .param("min_lr", 0.0, "cosine: the learning rate at the last step")
+        .param("lr_decay_epochs", 2.4, "step and exponential: epochs per decay by lr_gamma")
+        .param("lr_gamma", 0.97, "step and exponential: decay factor")
+        .param("clip_grad_norm", 0.0, "clip the global gradient norm to this; 0: no clipping")
+        .param("ema_decay", 0.0, "EMA of the weights (e.g. 0.999), used for validation and best.pt; 0: no EMA")
+        .param("ema_warmup", true, "EMA decay min(decay, (1 + n) / (10 + n)) over the first updates")
+        .param("progressive_stages", 1, "progressive learning: stages over which dropout rises from dropout to dropout_final")
+        .param("dropout_final", -1.0, "dropout of the last progressive stage; negative: no change")
+        .param("eval_manifest", "", "labeled manifest validated after every epoch; empty: no validation")
+        .param("eval_every", 1, "validate every this many epochs (and after the last)")
+        .param("eval_ops", std::vector<std::string>{}, "deterministic augment ops for evaluation images, e.g. [resize size=32]")
+        .param("image_size", 0, "side of the training images (recorded in checkpoints for inference)")
+        .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "normalization mean (as the batch node's)")
+        .param("std", std::vector<double>{0.229, 0.224, 0.225}, "normalization std (as the batch node's)")
+        .param("eval_batch_size", 256, "validation batch size")
+        .param("best_metric", "airush_score", "validation metric (higher is better) that picks best.pt; train_loss (lower) without validation")
+        .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
+        .param("device", "auto", "auto, cpu, cuda or cuda:N")
+        .param("resume", true, "continue from out_dir/last.pt when it has the same fingerprint (else refuse); false: start over")
+        .serial("optimizer steps happen one batch after another in stream order, which makes runs reproducible");
+  }
+
+  explicit Train(const Params& params)
+      : name_(params.node_name()),
+        hierarchy_(Hierarchy::load(params.get_path("hierarchy").string())),
+        out_dir_(params.get_path("out_dir")),
+        device_(parse_device(params.get_string("device"))),
+        epochs_(params.get_int("epochs")),
+        label_smoothing_(params.get_float("label_smoothing")),
+        level_weights_(params.get_numbers("level_weights")),
+        clip_grad_norm_(params.get_float("clip_grad_norm")),
+        progressive_stages_(params.get_int("progressive_stages")),
+        dropout_final_(params.get_float("dropout_final")),
+        best_metric_(params.get_string("best_metric")),
+        eval_batch_size_(static_cast<int>(params.get_int("eval_batch_size"))),
+        eval_every_(params.get_int("eval_every")),
+        fingerprint_(fingerprint_of(params)) {
+    if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
+    if (eval_every_ < 1) throw std::invalid_argument("eval_every must be at least 1");
+    if (progressive_stages_ < 1) throw std::invalid_argument("progressive_stages must be at least 1");
+    if (!level_weights_.empty() && static_cast<int>(level_weights_.size()) != hierarchy_.num_levels())
+      throw std::invalid_argument(fmt::format("level_weights has {} values but the hierarchy has {} levels",
+                                              level_weights_.size(), hierarchy_.num_levels()));
+    std::optional<Manifest> labeled;
+    if (!params.get_string("labeled_manifest").empty())
+      labeled = load_manifest(params.get_path("labeled_manifest").string(), &hierarchy_);
+    steps_per_epoch_ = resolve_steps_per_epoch(params, labeled ? &*labeled : nullptr);
+    class_weights_ = resolve_class_weights(params.get_string("class_weights"), labeled ? &*labeled : nullptr);
+
+    preprocessing_.ops = params.get_strings("eval_ops");
+    preprocessing_.channels = static_cast<int>(params.get_int("channels"));
+    preprocessing_.mean = params.get_numbers("mean");
+    preprocessing_.std = params.get_numbers("std");
+    preprocessing_.image_size = static_cast<int>(params.get_int("image_size"));
+
+    torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
+    std::vector<std::int64_t> classes;
+    for (int c : hierarchy_.classes_per_level()) classes.push_back(c);
+    options_ = EfficientNetV2Options(params.get_string("arch"), classes)
+                   .drop_path_rate(params.get_float("drop_path"))
+                   .head_taps(head_taps_for(parse_head_taps(params.get_string("head_taps")), classes.size()))
+                   .in_channels(preprocessing_.channels);
+    if (params.get_float("dropout") >= 0) options_.dropout(params.get_float("dropout"));
+    model_ = EfficientNetV2(options_);
+    model_->to(device_);
+    dropout_initial_ = model_->dropout();
+    if (params.get_float("ema_decay") > 0)
+      ema_.emplace(*model_, params.get_float("ema_decay"), params.get_bool("ema_warmup"));
+
+    OptimizerConfig optimizer;
+    optimizer.kind = parse_optimizer_kind(params.get_string("optimizer"));
+    optimizer.lr = params.get_float("lr");
+    optimizer.momentum = params.get_float("momentum");
+    optimizer.nesterov = params.get_bool("nesterov");
+    optimizer.weight_decay = params.get_float("weight_decay");
+    optimizer_ = make_optimizer(optimizer, *model_);
+
+    schedule_.kind = parse_schedule_kind(params.get_string("schedule"));
+    schedule_.base_lr = optimizer.lr;
+    schedule_.min_lr = params.get_float("min_lr");
+    schedule_.total_steps = epochs_ * steps_per_epoch_;
+    schedule_.warmup_steps = std::llround(params.get_float("warmup_epochs") * static_cast<double>(steps_per_epoch_));
+    schedule_.decay_steps = std::max(1.0, params.get_float("lr_decay_epochs") * static_cast<double>(steps_per_epoch_));
+    schedule_.gamma = params.get_float("lr_gamma");
+
+    if (!params.get_string("eval_manifest").empty())
+      eval_set_.emplace(EvalSet::load(params.get_path("eval_manifest").string(), hierarchy_, preprocessing_));
+    if (!eval_set_ && best_metric_ != "train_loss")
+      throw std::invalid_argument(fmt::format("best_metric '{}' needs eval_manifest; or use best_metric: train_loss", best_metric_));
+
+    fs::create_directories(out_dir_);
+    resume_or_start(params.get_bool("resume"));
+  }
+
+  void process(Inputs& in, Emitter&) override {
+    const Batch& batch = in[0].get<Batch>();
+    if (batch.epoch < start_epoch_) {
+      ++skipped_batches_;
+      return;
+    }
+    if (batch.epoch >= epochs_)
+      throw std::runtime_error(fmt::format("batch of epoch {} but train has epochs: {}; give the source and train the same epochs",
+                                           batch.epoch, epochs_));
+    if (!epoch_ || batch.epoch != epoch_->index) {
+      if (epoch_) finish_epoch();
+      begin_epoch(batch.epoch);
+    }
+    train_step(batch, in[0].origin);
+  }
+
+  void flush(Emitter&) override {
+    if (epoch_) finish_epoch();
+    if (completed_epochs_ < epochs_)
+      spdlog::warn("{}: the stream ended after {} of {} epochs; give the source the same epochs as train", name_,
+                   completed_epochs_, epochs_);
+  }
+
+ private:
+  struct EpochProgress {
+    std::int64_t index = 0;
+    std::int64_t images = 0;
+    std::vector<double> loss_sums;  // per level, weighted by batch size
+    double total_loss_sum = 0;
+    Clock::time_point started;
+  };
+
+  std::int64_t resolve_steps_per_epoch(const Params& params, const Manifest* labeled) const {
+    if (params.get_int("steps_per_epoch") > 0) return params.get_int("steps_per_epoch");
+    if (!labeled)
+      throw std::invalid_argument("set labeled_manifest (with batch_size and drop_last as in the batch node) or steps_per_epoch: "
+                                  "the learning-rate schedule needs the number of steps");
+    const auto rows = static_cast<std::int64_t>(labeled->rows.size());
+    const auto batch_size = params.get_int("batch_size");
+    if (batch_size < 1) throw std::invalid_argument("batch_size must be at least 1");
+    const std::int64_t steps = params.get_bool("drop_last") ? rows / batch_size : (rows + batch_size - 1) / batch_size;
+    if (steps < 1) throw std::invalid_argument(fmt::format("{}: {} rows make no batch of {}", labeled->source, rows, batch_size));
+    return steps;
+  }
+
+  std::vector<torch::Tensor> resolve_class_weights(const std::string& mode, const Manifest* labeled) const {
+    if (mode == "none") return {};
+    if (mode != "balanced") throw std::invalid_argument(fmt::format("class_weights '{}': write none or balanced", mode));
+    if (!labeled) throw std::invalid_argument("class_weights: balanced counts classes in labeled_manifest; set it");
+    std::vector<torch::Tensor> weights;
+    const auto classes = hierarchy_.classes_per_level();
+    for (int level = 0; level < hierarchy_.num_levels(); ++level) {
+      const auto counts = labeled->class_counts(level, classes[level]);
+      weights.push_back(balanced_class_weights({counts.begin(), counts.end()}).to(device_));
+    }
+    return weights;
+  }
+
+  TrainingState state() const {
+    TrainingState s;
+    s.model = model_;
+    if (ema_) s.ema = EfficientNetV2(std::dynamic_pointer_cast<EfficientNetV2Impl>(ema_->average()));
+    s.optimizer = optimizer_.get();
+    return s;
+  }
+
+  fs::path last_path() const { return out_dir_ / "last.pt"; }
+  fs::path best_path() const { return out_dir_ / "best.pt"; }
+  fs::path metrics_path() const { return out_dir_ / "metrics.jsonl"; }
+
+  void resume_or_start(bool resume) {
+    if (!resume || !fs::exists(last_path())) {
+      if (fs::exists(metrics_path())) fs::remove(metrics_path());
+      return;
+    }
+    const CheckpointMeta found = read_checkpoint_meta(last_path().string());
+    if (found.fingerprint != fingerprint_)
+      throw std::runtime_error(fmt::format("{}: written by a run with other training parameters (fingerprint {}, this run {}); "
+                                           "use another out_dir, or resume: false to start over",
+                                           last_path().string(), found.fingerprint, fingerprint_));
+    const CheckpointMeta meta = restore_checkpoint(last_path().string(), state());
+    if (ema_) ema_->set_updates(meta.step);
+    step_ = meta.step;
+    start_epoch_ = completed_epochs_ = meta.epoch;
+    if (meta.metrics.contains("best_value")) best_value_ = meta.metrics["best_value"].get<double>();
+    keep_metrics_up_to(meta.epoch);
+    spdlog::info("{}: resumed from {} at epoch {} step {}; batches of epochs before {} are skipped", name_,
+                 last_path().string(), meta.epoch, meta.step, meta.epoch);
+  }
+
+  // A run killed after logging an epoch but before checkpointing it replays that epoch: drop its
+  // line so the log has one record per epoch.
+  void keep_metrics_up_to(std::int64_t epoch) const {
+    if (!fs::exists(metrics_path())) return;
+    std::ifstream in(metrics_path());
+    std::string kept, line;
+    while (std::getline(in, line))
+      if (!line.empty() && nlohmann::json::parse(line).at("epoch").get<std::int64_t>() <= epoch) kept += line + "\n";
+    write_file_atomically(metrics_path().string(), [&](const std::string& temp) { std::ofstream(temp) << kept; });
+  }
+
+  void begin_epoch(std::int64_t index) {
+    if (skipped_batches_ > 0)
+      spdlog::info("{}: skipped {} batches of finished epochs (a source start_epoch would avoid decoding them)", name_,
+                   skipped_batches_);
+    skipped_batches_ = 0;
+    epoch_.emplace();
+    epoch_->index = index;
+    epoch_->loss_sums.assign(hierarchy_.num_levels(), 0.0);
+    epoch_->started = Clock::now();
+    if (progressive_stages_ > 1 && dropout_final_ >= 0) {
+      // Stage s of K spans epochs [s * E / K, (s + 1) * E / K); dropout rises linearly over the stages.
+      const std::int64_t stage = index * progressive_stages_ / epochs_;
+      const double fraction = static_cast<double>(stage) / static_cast<double>(progressive_stages_ - 1);
+      model_->set_dropout(dropout_initial_ + (dropout_final_ - dropout_initial_) * fraction);
+    }
+    model_->train();
+  }
+
+  LevelLosses compute_loss(const Batch& batch, const std::vector<torch::Tensor>& logits) const {
+    if (!batch.soft_targets.empty()) {
+      std::vector<torch::Tensor> targets, masks;
+      for (const auto& t : batch.soft_targets) {
+        targets.push_back(t.to(device_));
+        masks.push_back(targets.back().sum(1).gt(0));  // a zero row is "no target"
+      }
+      return hierarchical_soft_cross_entropy(logits, targets, masks, SoftCrossEntropyOptions().level_weights(level_weights_));
+    }
+    if (batch.labels.empty()) throw std::runtime_error("the batch has neither labels nor soft targets; train needs labeled data");
+    const auto labels = torch::stack(batch.labels, 1).to(device_);
+    return hierarchical_cross_entropy(logits, labels,
+                                      HierarchicalCrossEntropyOptions()
+                                          .level_weights(level_weights_)
+                                          .class_weights(class_weights_)
+                                          .label_smoothing(label_smoothing_));
+  }
+
+  void train_step(const Batch& batch, const std::string& origin) {
+    const auto logits = model_->forward(batch.images.to(device_));
+    const LevelLosses loss = compute_loss(batch, logits);
+    const double total = loss.total.item<double>();
+    if (!std::isfinite(total))
+      throw std::runtime_error(fmt::format("loss is {} at step {} (epoch {} of {}, {}); stopped. {} keeps the last good "
+                                           "checkpoint (epoch {}); lower lr, add warmup or set clip_grad_norm",
+                                           total, step_, epoch_->index + 1, epochs_, origin, last_path().string(),
+                                           completed_epochs_));
+    optimizer_->zero_grad();
+    loss.total.backward();
+    if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), clip_grad_norm_);
+    lr_ = learning_rate_at(schedule_, step_);
+    set_learning_rate(*optimizer_, lr_);
+    optimizer_->step();
+    if (ema_) ema_->update(*model_);
+    ++step_;
+    const auto n = batch.size();
+    epoch_->images += n;
+    epoch_->total_loss_sum += total * static_cast<double>(n);
+    for (std::size_t level = 0; level < loss.per_level.size(); ++level)
+      epoch_->loss_sums[level] += loss.per_level[level].item<double>() * static_cast<double>(n);
+  }
+
+  void finish_epoch() {
+    const double train_s = std::chrono::duration<double>(Clock::now() - epoch_->started).count();
+    const double images = static_cast<double>(std::max<std::int64_t>(1, epoch_->images));
+    nlohmann::json record = {{"epoch", epoch_->index + 1},
+                             {"step", step_},
+                             {"lr", lr_},
+                             {"dropout", model_->dropout()},
+                             {"images", epoch_->images},
+                             {"images_per_s", static_cast<double>(epoch_->images) / std::max(train_s, 1e-9)},
+                             {"train_s", train_s},
+                             {"train_loss", epoch_->total_loss_sum / images}};
+    nlohmann::json per_level = nlohmann::json::object();
+    for (int level = 0; level < hierarchy_.num_levels(); ++level)
+      per_level[hierarchy_.level(level).name] = epoch_->loss_sums[level] / images;
+    record["train_loss_per_level"] = per_level;
+    std::string summary;
+    const std::int64_t completed = epoch_->index + 1;
+    if (eval_set_ && (completed % eval_every_ == 0 || completed == epochs_)) {
+      EfficientNetV2 evaluated = ema_ ? state().ema : model_;
+      const auto result = evaluate_model(evaluated, *eval_set_, eval_batch_size_, device_);
+      record["eval"] = result.to_json();
+      for (const auto& level : result.argmax.levels) summary += fmt::format(" acc[{}]={:.4f}", level.level, level.accuracy);
+      summary += fmt::format(" score={:.4f}", result.argmax.airush_score);
+    }
+    const std::optional<double> value = metric_value(record);
+    const bool improved = value && (!best_value_ || *value > *best_value_);
+    if (improved) best_value_ = value;
+    if (best_value_) record["best_value"] = *best_value_;
+    append_metrics(record);
+
+    completed_epochs_ = completed;
+    CheckpointMeta meta;
+    meta.options = options_;
+    meta.hierarchy_yaml = hierarchy_.to_yaml();
+    meta.preprocessing = preprocessing_;
+    meta.fingerprint = fingerprint_;
+    meta.step = step_;
+    meta.epoch = completed_epochs_;
+    meta.metrics = record;
+    save_checkpoint(last_path().string(), meta, state());
+    if (improved)
+      write_file_atomically(best_path().string(), [&](const std::string& temp) {
+        fs::copy_file(last_path(), temp, fs::copy_options::overwrite_existing);
+      });
+    spdlog::info("{}: epoch {}/{} step {} loss={:.4f} lr={:.5f} {:.0f} img/s{}{}", name_, completed_epochs_, epochs_, step_,
+                 record["train_loss"].get<double>(), lr_, record["images_per_s"].get<double>(), summary,
+                 improved ? " (best)" : "");
+    epoch_.reset();
+  }
+
+  // Higher is better: the eval metric, or minus the training loss; none in epochs not validated.
+  std::optional<double> metric_value(const nlohmann::json& record) const {
+    if (best_metric_ == "train_loss") return -record["train_loss"].get<double>();
+    if (!record.contains("eval")) return std::nullopt;
+    const auto& eval = record["eval"];
+    if (!eval.contains(best_metric_) || !eval[best_metric_].is_number())
+      throw std::invalid_argument(fmt::format("best_metric '{}' is not a validation metric; try airush_score, "
+                                              "exact_path_accuracy or train_loss", best_metric_));
+    return eval[best_metric_].get<double>();
+  }
+
+  void append_metrics(const nlohmann::json& record) const {
+    std::ofstream out(metrics_path(), std::ios::app);
+    out << record.dump() << "\n";
+    if (!out) throw std::runtime_error(fmt::format("{}: cannot append the epoch record", metrics_path().string()));
+  }
+
+  std::string name_;
+  Hierarchy hierarchy_;
+  fs::path out_dir_;
+  torch::Device device_;
+  std::int64_t epochs_;
+  double label_smoothing_;
+  std::vector<double> level_weights_;
+  double clip_grad_norm_;
+  std::int64_t progressive_stages_;
+  double dropout_final_;
+  std::string best_metric_;
+  int eval_batch_size_;
+  std::int64_t eval_every_;
+  std::string fingerprint_;
+  std::int64_t steps_per_epoch_ = 0;
+  std::vector<torch::Tensor> class_weights_;
+  EvalPreprocessing preprocessing_;
+  EfficientNetV2Options options_{"", {}};
+  EfficientNetV2 model_{nullptr};
+  double dropout_initial_ = 0;
+  std::optional<ExponentialMovingAverage> ema_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  ScheduleConfig schedule_;
+  std::optional<EvalSet> eval_set_;
+
+  std::int64_t step_ = 0;
+  double lr_ = 0;
+  std::int64_t start_epoch_ = 0;
+  std::int64_t completed_epochs_ = 0;
+  std::int64_t skipped_batches_ = 0;
+  std::optional<double> best_value_;
+  std::optional<EpochProgress> epoch_;
+};
+
+SEMIFLOW_REGISTER_NODE(Train);
+
+}  // namespace
+}  // namespace semiflow::nodes
