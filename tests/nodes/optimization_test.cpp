@@ -38,7 +38,7 @@ TEST_CASE("weight decay groups: BatchNorm and biases are never decayed", "[optim
     }
     optimizer->step();
     for (std::size_t i = 0; i < before.size(); ++i) {
-      const auto& p = net->parameters()[i];
+      const auto p = net->parameters()[i];
       INFO(name << " parameter " << i << " dim " << p.dim());
       if (p.dim() > 1)
         CHECK_FALSE(torch::equal(p, before[i]));
