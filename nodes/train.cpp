@@ -208,7 +208,7 @@ class Train : public Node {
       if (epoch_) finish_epoch();
       begin_epoch(batch.epoch);
     }
-    train_step(batch, in[0].origin);
+    train_step(batch);
   }
 
   void flush(Emitter&) override {
@@ -332,14 +332,14 @@ class Train : public Node {
                                           .label_smoothing(label_smoothing_));
   }
 
-  void train_step(const Batch& batch, const std::string& origin) {
+  void train_step(const Batch& batch) {
     const auto logits = model_->forward(batch.images.to(device_));
     const LevelLosses loss = compute_loss(batch, logits);
     const double total = loss.total.item<double>();
     if (!std::isfinite(total))
       throw std::runtime_error(fmt::format("loss is {} at step {} (epoch {} of {}, {}); stopped. {} keeps the last good "
                                            "checkpoint (epoch {}); lower lr, add warmup or set clip_grad_norm",
-                                           total, step_, epoch_->index + 1, epochs_, origin, last_path().string(),
+                                           total, step_, epoch_->index + 1, epochs_, batch_origin(batch), last_path().string(),
                                            completed_epochs_));
     optimizer_->zero_grad();
     loss.total.backward();
@@ -354,6 +354,10 @@ class Train : public Node {
     epoch_->total_loss_sum += total * static_cast<double>(n);
     for (std::size_t level = 0; level < loss.per_level.size(); ++level)
       epoch_->loss_sums[level] += loss.per_level[level].item<double>() * static_cast<double>(n);
+  }
+
+  static std::string batch_origin(const Batch& batch) {
+    return batch.paths.empty() ? std::string("an empty batch") : fmt::format("batch starting at {}", batch.paths.front());
   }
 
   void finish_epoch() {
