@@ -80,7 +80,7 @@ std::string pipeline_yaml(const InputBenchArgs& args, const std::string& manifes
       "  - {{name: source, type: source, manifest: '{}'{}, epochs: {}, micro_batch: 64}}\n"
       "  - {{name: decode, type: decode, input: source, min_side: {}, channels: {}}}\n"
       "  - {{name: augment, type: augment, input: decode,\n"
-      "     ops: [rand_augment n=2 m=9, random_resized_crop size={}, hflip p=0.5]}}\n"
+      "     ops: [random_resized_crop size={}, hflip p=0.5, rand_augment n=2 m=9]}}\n"
       "  - {{name: batch, type: batch, input: augment, batch_size: 128}}\n"
       "  - {{name: sink, type: discard, input: batch}}\n",
       args.threads > 0 ? args.threads : tbb::info::default_concurrency(), fs::absolute(manifest).string(), hierarchy, args.repeat,
@@ -129,7 +129,7 @@ void install(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Benchmarks (ratios against a baseline measured in the same run)");
   bench->require_subcommand(1);
   auto args = std::make_shared<InputBenchArgs>();
-  auto* input = bench->add_subcommand("input", "decode -> RandAugment(2,9) -> RandomResizedCrop -> flip -> normalize -> batch 128");
+  auto* input = bench->add_subcommand("input", "decode -> RandomResizedCrop -> flip -> RandAugment(2,9) -> normalize -> batch 128");
   auto* manifest = input->add_option("--manifest", args->manifest, "Images to read (e.g. data/fmnist/unlabeled.csv)")->check(CLI::ExistingFile);
   auto* photos = input->add_option("--photos", args->photos, "Instead, generate this many 500x375 JPEG photos");
   manifest->excludes(photos);
