@@ -80,8 +80,9 @@ class BatchNode : public Node {
       batch.labels.push_back(labels);
     }
     collate_soft_targets(batch);
+    std::string origin = fmt::format("batch starting at {}", first.path);  // `first` dies with pending_
     pending_.clear();
-    out.emit(std::move(batch), fmt::format("batch starting at {}", first.path));
+    out.emit(std::move(batch), std::move(origin));
   }
 
   void collate_soft_targets(Batch& batch) const {
