@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <stdexcept>
 #include <tuple>
 
@@ -751,6 +752,20 @@ TransformPipeline TransformPipeline::with_overrides(const std::map<std::string, 
 
 void TransformPipeline::apply(Image& image, Image& scratch, Rng& rng) const {
   for (const auto& step : steps_) step->apply(image, scratch, rng);
+}
+
+TransformSpec TransformSpec::parse(const std::string& text) {
+  std::istringstream words(text);
+  TransformSpec spec;
+  words >> spec.op;
+  std::string word;
+  while (words >> word) {
+    const auto eq = word.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == word.size())
+      throw std::invalid_argument(fmt::format("op '{}': write parameters as key=value (got '{}')", text, word));
+    spec.params[word.substr(0, eq)] = word.substr(eq + 1);
+  }
+  return spec;
 }
 
 }  // namespace semiflow

@@ -120,6 +120,9 @@ class Normalizer {
 struct TransformSpec {
   std::string op;
   std::map<std::string, std::string> params;
+
+  // The one-line form configs use: "rand_augment n=2 m=9" -> {op: rand_augment, params: {n: 2, m: 9}}.
+  static TransformSpec parse(const std::string& text);
 };
 
 class TransformStep;

@@ -14,24 +14,9 @@ namespace {
 
 using namespace semiflow::graph;
 
-// "rand_augment n=2 m=9" -> {op: rand_augment, params: {n: 2, m: 9}}
-TransformSpec parse_op(const std::string& text) {
-  std::istringstream words(text);
-  TransformSpec spec;
-  words >> spec.op;
-  std::string word;
-  while (words >> word) {
-    const auto eq = word.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == word.size())
-      throw std::invalid_argument(fmt::format("op '{}': write parameters as key=value (got '{}')", text, word));
-    spec.params[word.substr(0, eq)] = word.substr(eq + 1);
-  }
-  return spec;
-}
-
 std::vector<TransformSpec> parse_ops(const std::vector<std::string>& ops) {
   std::vector<TransformSpec> specs;
-  for (const auto& op : ops) specs.push_back(parse_op(op));
+  for (const auto& op : ops) specs.push_back(TransformSpec::parse(op));
   return specs;
 }
 

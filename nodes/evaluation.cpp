@@ -9,7 +9,6 @@
 #include <torch/torch.h>
 
 #include <set>
-#include <sstream>
 #include <stdexcept>
 
 namespace semiflow {
@@ -20,19 +19,10 @@ const std::set<std::string> kDeterministicOps = {"resize", "center_crop"};
 
 // "center_crop size=32" -> {op: center_crop, params: {size: 32}}, as the augment node writes ops.
 TransformSpec parse_eval_op(const std::string& text) {
-  std::istringstream words(text);
-  TransformSpec spec;
-  words >> spec.op;
+  TransformSpec spec = TransformSpec::parse(text);
   if (kDeterministicOps.count(spec.op) == 0)
     throw std::invalid_argument(fmt::format("eval op '{}': only deterministic ops ({}) can prepare evaluation images",
                                             text, fmt::join(kDeterministicOps, ", ")));
-  std::string word;
-  while (words >> word) {
-    const auto eq = word.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == word.size())
-      throw std::invalid_argument(fmt::format("eval op '{}': write parameters as key=value (got '{}')", text, word));
-    spec.params[word.substr(0, eq)] = word.substr(eq + 1);
-  }
   return spec;
 }
 
