@@ -2,9 +2,11 @@
 // config validation and running a pipeline on the graph engine.
 #include "apps/command.h"
 #include "graph/config.h"
+#include "graph/phases.h"
 #include "graph/plugin.h"
 #include "graph/registry.h"
 #include "graph/runtime.h"
+#include "nodes/rounds.h"
 
 #include <fmt/format.h>
 
@@ -46,8 +48,12 @@ void add_graph_check(CLI::App& app) {
   auto* check = graph_cmd->add_subcommand("check", "Validate a pipeline config and print its graph; runs nothing");
   check->add_option("config", *config_path, "Pipeline config (YAML)")->required();
   check->callback([config_path] {
-    const auto config = graph::load_pipeline_config(*config_path);
-    fmt::print("{}ok\n", graph::describe_pipeline(config));
+    const auto plan = graph::load_run_plan(*config_path);
+    for (const auto& phase : plan.phases) {
+      if (plan.phases.size() > 1) fmt::print("phase {} (round {}):\n", phase.name, phase.round);
+      fmt::print("{}", graph::describe_pipeline(phase.config));
+    }
+    fmt::print("ok\n");
   });
 }
 
@@ -63,30 +69,40 @@ void add_run(CLI::App& app) {
   cmd->add_option("--progress", args->progress_s, "Seconds between progress lines (0: none)")->capture_default_str();
   cmd->add_option("--stats-json", args->stats_json, "Write the final per-node statistics here as JSON");
   cmd->callback([args] {
-    const auto config = graph::load_pipeline_config(args->config);
-    fmt::print("{}", graph::describe_pipeline(config));
-    graph::RunOptions options;
-    options.stop_requested = &interrupted;
+    const auto plan = graph::load_run_plan(args->config);
+    PlanOptions options;
+    options.run.stop_requested = &interrupted;
     if (args->progress_s > 0) {
-      options.progress_period = std::chrono::milliseconds(static_cast<long>(args->progress_s * 1000));
-      options.on_progress = [](const graph::GraphSnapshot& snap) {
+      options.run.progress_period = std::chrono::milliseconds(static_cast<long>(args->progress_s * 1000));
+      options.run.on_progress = [](const graph::GraphSnapshot& snap) {
         std::string line = fmt::format("[{:7.1f} s]", snap.elapsed_s);
         for (const auto& node : snap.nodes) line += fmt::format(" {} {}/{} q{}", node.name, node.items_in, node.items_out, node.queued);
         fmt::print(stderr, "{}\n", line);
       };
     }
+    const bool phased = plan.phases.size() > 1 || !plan.out_dir.empty();
+    nlohmann::json stats = nlohmann::json::array();
+    options.before_phase = [phased](const graph::Phase& phase) {
+      if (phased) fmt::print("== round {}: phase {} ==\n", phase.round, phase.name);
+      fmt::print("{}", graph::describe_pipeline(phase.config));
+    };
+    options.after_phase = [&stats](const graph::Phase& phase, const graph::RunResult& result) {
+      if (result.skipped) fmt::print("phase {} (round {}) is up to date: skipped\n", phase.name, phase.round);
+      else fmt::print("{}{}", result.stats.to_table(), result.cancelled ? "stopped by interrupt\n" : "");
+      stats.push_back({{"phase", phase.name}, {"round", phase.round}, {"stats", result.stats.to_json()}});
+    };
     auto previous = std::signal(SIGINT, on_interrupt);
-    graph::RunResult result;
+    nlohmann::json summary;
     try {
-      result = graph::run_pipeline(config, options);
+      summary = run_plan(plan, options);
     } catch (...) {
       std::signal(SIGINT, previous);
       throw;
     }
     std::signal(SIGINT, previous);
-    fmt::print("{}{}", result.stats.to_table(), result.cancelled ? "stopped by interrupt\n" : "");
+    if (phased) fmt::print("{}summary: {}\n", summary_table(summary), (plan.out_dir / "summary.json").string());
     if (!args->stats_json.empty()) {
-      std::ofstream(args->stats_json) << result.stats.to_json().dump(2) << '\n';
+      std::ofstream(args->stats_json) << (phased ? stats : stats[0]["stats"]).dump(2) << '\n';
     }
   });
 }

@@ -364,6 +364,7 @@ PseudoLabelCacheWriter::PseudoLabelCacheWriter(std::string path, CacheHeader hea
   if (header_.level_names.size() != header_.classes_per_level.size() || header_.level_names.empty())
     throw std::invalid_argument(fmt::format("{}: the cache header needs one name and class count per level", path_));
   if (options_.chunk_rows <= 0) throw std::invalid_argument(fmt::format("{}: chunk_rows must be > 0", path_));
+  if (const auto folder = std::filesystem::path(path_).parent_path(); !folder.empty()) std::filesystem::create_directories(folder);
   QuietHdf5Errors quiet;
   if (std::filesystem::exists(partial_path_)) {
     try {

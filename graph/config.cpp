@@ -194,7 +194,9 @@ void topological_sort(const Checker& checker, const YAML::Node& nodes_yaml, Pipe
   config.nodes = std::move(sorted);
 }
 
-PipelineConfig build_config(const YAML::Node& doc, const std::filesystem::path& path) {
+}  // namespace
+
+PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesystem::path& path) {
   Checker checker(path);
   PipelineConfig config;
   config.path = path;
@@ -288,10 +290,16 @@ PipelineConfig build_config(const YAML::Node& doc, const std::filesystem::path& 
   }
   if (sources == 0) checker.fail(nodes_yaml, "the graph has no source node (a node type without inputs)");
   topological_sort(checker, nodes_yaml, config);
+  std::vector<std::string> node_fingerprints;
+  for (NodeDef& def : config.nodes) {
+    std::vector<std::string> upstream;
+    for (std::size_t input : def.inputs) upstream.push_back(node_fingerprints[input]);
+    def.params.set_input_fingerprint(fmt::format("{}", fmt::join(upstream, ",")));
+    node_fingerprints.push_back(
+        fingerprint_params(fmt::format("{}({})", def.type->schema.type_name(), def.params.input_fingerprint()), def.params));
+  }
   return config;
 }
-
-}  // namespace
 
 const NodeDef& PipelineConfig::node(const std::string& name) const {
   for (const auto& def : nodes)
@@ -306,7 +314,7 @@ PipelineConfig parse_pipeline_config(const std::string& yaml_text, const std::fi
   } catch (const YAML::Exception& e) {
     throw ConfigError(fmt::format("{}: invalid YAML: {}", path.string(), e.what()));
   }
-  return build_config(doc, path);
+  return build_pipeline_config(doc, path);
 }
 
 PipelineConfig load_pipeline_config(const std::filesystem::path& path) {

@@ -49,6 +49,8 @@ PipelineConfig load_pipeline_config(const std::filesystem::path& path);
 // The same from YAML text; `path` names the config in errors and anchors relative paths.
 PipelineConfig parse_pipeline_config(const std::string& yaml_text, const std::filesystem::path& path);
 
+// The same from a parsed document (e.g. one phase of a multi-phase config, graph/phases.h).
+PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesystem::path& path);
 // Human-readable summary: settings, then one line per node with its inputs and parameters.
 std::string describe_pipeline(const PipelineConfig& config);
 

@@ -36,6 +36,10 @@ void Node::process(Inputs&, Emitter&) {
 
 void Node::flush(Emitter&) {}
 
+bool Node::up_to_date() const { return false; }
+
+nlohmann::json Node::report() const { return nullptr; }
+
 namespace detail {
 bool register_node(int abi_version, SchemaFunction schema, NodeFactory factory) {
   return Registry::instance().add(abi_version, schema, factory);

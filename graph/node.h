@@ -33,6 +33,8 @@
 #include "graph/params.h"
 #include "graph/schema.h"
 
+#include <nlohmann/json.hpp>
+
 #include <any>
 #include <cstdint>
 #include <memory>
@@ -43,7 +45,7 @@
 // against an older copy. Plugins normally never set it; examples/custom_node builds a
 // deliberately mismatched plugin with it to show the loader refusing.
 #ifndef SEMIFLOW_GRAPH_ABI_VERSION
-#define SEMIFLOW_GRAPH_ABI_VERSION 1
+#define SEMIFLOW_GRAPH_ABI_VERSION 2
 #endif
 
 namespace semiflow::graph {
@@ -113,6 +115,13 @@ class Node {
   virtual void process(Inputs& in, Emitter& out);
   // End of stream: everything upstream is done (a batcher emits its last partial batch here).
   virtual void flush(Emitter& out);
+  // Sinks whose result already exists for exactly these inputs (a complete cache with matching
+  // fingerprints, a finished training run) say so; when every sink of a graph does, the run is
+  // skipped and no source starts. Asked once, after every node is constructed.
+  virtual bool up_to_date() const;
+  // What the node achieved, for the run's summary (final metrics, cache hit or miss...); null
+  // when there is nothing to say. Asked after the run, or instead of it when it was skipped.
+  virtual nlohmann::json report() const;
 };
 
 using NodeFactory = std::unique_ptr<Node> (*)(const Params& params);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace semiflow::graph {
@@ -38,9 +39,27 @@ std::string format_param(const ParamValue& value) {
   return std::visit(Formatter{}, value);
 }
 
-std::filesystem::path Params::get_path(const std::string& name) const {
-  std::filesystem::path path = get_string(name);
+std::filesystem::path Params::get_path(const std::string& name) const { return resolve_path(get_string(name)); }
+
+std::filesystem::path Params::resolve_path(const std::string& written) const {
+  std::filesystem::path path = written;
   return path.is_absolute() ? path : config_dir_ / path;
+}
+
+std::string fingerprint_params(const std::string& seed, const Params& params, const std::vector<std::string>& excluded) {
+  std::uint64_t hash = 14695981039346656037ull;
+  auto mix = [&hash](const std::string& text) {
+    for (const char c : text) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 1099511628211ull;
+    }
+  };
+  mix(seed);
+  for (const auto& [name, value] : params.values()) {
+    if (std::find(excluded.begin(), excluded.end(), name) != excluded.end()) continue;
+    mix(fmt::format("{}={};", name, format_param(value)));
+  }
+  return fmt::format("{:016x}", hash);
 }
 
 const ParamValue& Params::find(const std::string& name) const {

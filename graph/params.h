@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <utility>
 #include <string>
 #include <variant>
 #include <vector>
@@ -36,8 +37,15 @@ class Params {
   }
   // A string parameter naming a file, resolved relative to the config file's folder.
   std::filesystem::path get_path(const std::string& name) const;
+  // Any path written in the config (e.g. an entry of a list parameter), resolved the same way.
+  std::filesystem::path resolve_path(const std::string& written) const;
 
   const std::string& node_name() const { return node_name_; }
+  // Identifies everything upstream of this node: the types and parameters of every node its
+  // inputs come from, transitively (not the content of files they read). Nodes that cache
+  // results key them on it; empty for a source.
+  const std::string& input_fingerprint() const { return input_fingerprint_; }
+  void set_input_fingerprint(std::string fingerprint) { input_fingerprint_ = std::move(fingerprint); }
   const std::map<std::string, ParamValue>& values() const { return values_; }
 
  private:
@@ -53,6 +61,11 @@ class Params {
   std::string node_name_;
   std::filesystem::path config_dir_;
   std::map<std::string, ParamValue> values_;
+  std::string input_fingerprint_;
 };
+
+// FNV-1a over "name=value;" for every parameter not in `excluded`, as 16 hex digits: stable
+// across builds and standard libraries (files written with it outlive both).
+std::string fingerprint_params(const std::string& seed, const Params& params, const std::vector<std::string>& excluded = {});
 
 }  // namespace semiflow::graph

@@ -48,9 +48,11 @@ struct RunOptions {
 struct RunResult {
   GraphSnapshot stats;
   bool cancelled = false;  // stopped by stop_requested before the end of the stream
+  bool skipped = false;    // every sink was up to date (Node::up_to_date): nothing ran
+  nlohmann::json reports = nlohmann::json::object();  // node name -> Node::report(), non-null ones
 };
 
-// Throws NodeFailure when a node throws, GraphStalled when the in-flight limit blocks every source
+// A graph whose sinks are all up to date is not run (RunResult::skipped). Throws NodeFailure when a node throws, GraphStalled when the in-flight limit blocks every source
 // (e.g. a batcher holding more than max_in_flight items).
 RunResult run_pipeline(const PipelineConfig& config, const RunOptions& options = {});
 

@@ -12,12 +12,12 @@
 #include "models/losses.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
+#include "nodes/device.h"
 #include "nodes/evaluation.h"
 #include "nodes/optimization.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <torch/cuda.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
@@ -26,7 +26,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <set>
 
 namespace semiflow::nodes {
 namespace {
@@ -37,40 +36,14 @@ using Clock = std::chrono::steady_clock;
 
 // Parameters that change neither the weights nor the order of training: a checkpoint written
 // with other values of these is still resumed.
-const std::set<std::string> kNotFingerprinted = {"resume", "out_dir", "device", "eval_batch_size", "eval_manifest",
-                                                 "eval_every", "best_metric"};
-
-// FNV-1a over "name=value;" for every fingerprinted parameter (std::hash is not stable across
-// standard libraries, and checkpoints outlive builds).
-std::string fingerprint_of(const Params& params) {
-  std::uint64_t hash = 14695981039346656037ull;
-  for (const auto& [name, value] : params.values()) {
-    if (kNotFingerprinted.count(name)) continue;
-    for (const char c : fmt::format("{}={};", name, format_param(value))) {
-      hash ^= static_cast<unsigned char>(c);
-      hash *= 1099511628211ull;
-    }
-  }
-  return fmt::format("{:016x}", hash);
-}
+const std::vector<std::string> kNotFingerprinted = {"resume", "out_dir", "device", "eval_batch_size", "eval_manifest",
+                                                    "eval_every", "best_metric"};
 
 HeadTapLayout parse_head_taps(const std::string& name) {
   if (name == "all_at_end") return HeadTapLayout::all_at_end;
   if (name == "coarse_early") return HeadTapLayout::coarse_early;
   if (name == "fine_early") return HeadTapLayout::fine_early;
   throw std::invalid_argument(fmt::format("head_taps '{}': known layouts are all_at_end, coarse_early, fine_early", name));
-}
-
-torch::Device parse_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  try {
-    torch::Device device(name);
-    if (device.is_cuda() && !torch::cuda::is_available())
-      throw std::invalid_argument(fmt::format("device '{}': this build or machine has no CUDA; use cpu or auto", name));
-    return device;
-  } catch (const c10::Error&) {
-    throw std::invalid_argument(fmt::format("device '{}': write auto, cpu, cuda or cuda:N", name));
-  }
 }
 
 class Train : public Node {
@@ -127,7 +100,7 @@ class Train : public Node {
       : name_(params.node_name()),
         hierarchy_(Hierarchy::load(params.get_path("hierarchy").string())),
         out_dir_(params.get_path("out_dir")),
-        device_(parse_device(params.get_string("device"))),
+        device_(resolve_device(params.get_string("device"))),
         epochs_(params.get_int("epochs")),
         label_smoothing_(params.get_float("label_smoothing")),
         level_weights_(params.get_numbers("level_weights")),
@@ -137,7 +110,7 @@ class Train : public Node {
         best_metric_(params.get_string("best_metric")),
         eval_batch_size_(static_cast<int>(params.get_int("eval_batch_size"))),
         eval_every_(params.get_int("eval_every")),
-        fingerprint_(fingerprint_of(params)) {
+        fingerprint_(fingerprint_params("", params, kNotFingerprinted)) {
     if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
     if (eval_every_ < 1) throw std::invalid_argument("eval_every must be at least 1");
     if (progressive_stages_ < 1) throw std::invalid_argument("progressive_stages must be at least 1");
@@ -211,6 +184,17 @@ class Train : public Node {
     train_step(batch);
   }
 
+  // A finished run (last.pt holds every epoch, with this run's fingerprint) is not trained again.
+  bool up_to_date() const override { return completed_epochs_ >= epochs_; }
+
+  nlohmann::json report() const override {
+    return {{"out_dir", out_dir_.string()},
+            {"checkpoint", last_path().string()},
+            {"epochs", completed_epochs_},
+            {"steps", step_},
+            {"final", last_record_}};
+  }
+
   void flush(Emitter&) override {
     if (epoch_) finish_epoch();
     if (completed_epochs_ < epochs_)
@@ -222,6 +206,7 @@ class Train : public Node {
   struct EpochProgress {
     std::int64_t index = 0;
     std::int64_t images = 0;
+    std::int64_t steps = 0;
     std::vector<double> loss_sums;  // per level, weighted by batch size
     double total_loss_sum = 0;
     Clock::time_point started;
@@ -280,6 +265,7 @@ class Train : public Node {
     step_ = meta.step;
     start_epoch_ = completed_epochs_ = meta.epoch;
     if (meta.metrics.contains("best_value")) best_value_ = meta.metrics["best_value"].get<double>();
+    last_record_ = meta.metrics;
     keep_metrics_up_to(meta.epoch);
     spdlog::info("{}: resumed from {} at epoch {} step {}; batches of epochs before {} are skipped", name_,
                  last_path().string(), meta.epoch, meta.step, meta.epoch);
@@ -349,6 +335,7 @@ class Train : public Node {
     optimizer_->step();
     if (ema_) ema_->update(*model_);
     ++step_;
+    ++epoch_->steps;
     const auto n = batch.size();
     epoch_->images += n;
     epoch_->total_loss_sum += total * static_cast<double>(n);
@@ -389,6 +376,13 @@ class Train : public Node {
     if (improved) best_value_ = value;
     if (best_value_) record["best_value"] = *best_value_;
     append_metrics(record);
+    last_record_ = record;
+    if (epoch_->steps != steps_per_epoch_ && !warned_steps_) {
+      warned_steps_ = true;
+      spdlog::warn("{}: epoch {} took {} steps but the learning-rate schedule assumes steps_per_epoch {}; set "
+                   "steps_per_epoch: {} (or the batch settings) so the schedule ends with the run",
+                   name_, completed, epoch_->steps, steps_per_epoch_, epoch_->steps);
+    }
 
     completed_epochs_ = completed;
     CheckpointMeta meta;
@@ -459,6 +453,8 @@ class Train : public Node {
   std::int64_t skipped_batches_ = 0;
   std::optional<double> best_value_;
   std::optional<EpochProgress> epoch_;
+  nlohmann::json last_record_;
+  bool warned_steps_ = false;
 };
 
 SEMIFLOW_REGISTER_NODE(Train);

@@ -156,6 +156,23 @@ class Collect : public Node {
   std::int64_t stop_after_;
 };
 
+// A sink that may declare itself up to date, and reports how many items it saw.
+class Done : public Node {
+ public:
+  static NodeSchema schema() {
+    return NodeSchema("rt_done").doc("Sink that is up to date when told so.").input("in", "num")
+        .param("up_to_date", false, "what up_to_date() answers").serial("counts");
+  }
+  explicit Done(const Params& p) : up_to_date_(p.get_bool("up_to_date")) {}
+  void process(Inputs&, Emitter&) override { ++seen_; }
+  bool up_to_date() const override { return up_to_date_; }
+  nlohmann::json report() const override { return {{"seen", seen_}}; }
+
+ private:
+  bool up_to_date_;
+  std::int64_t seen_ = 0;
+};
+
 // Pairs its two inputs into left * 100000 + right.
 template <bool Parallel>
 class Pair : public Node {
@@ -181,6 +198,7 @@ SEMIFLOW_REGISTER_NODE(Source);
 SEMIFLOW_REGISTER_NODE(Jitter);
 SEMIFLOW_REGISTER_NODE(Batch);
 SEMIFLOW_REGISTER_NODE(Collect);
+SEMIFLOW_REGISTER_NODE(Done);
 SEMIFLOW_REGISTER_NODE(SerialPair);
 SEMIFLOW_REGISTER_NODE(ParallelPair);
 
@@ -387,4 +405,24 @@ nodes:
   - {name: out, type: rt_collect, input: src}
 )", "test.yaml"));
   CHECK(seen_torch_threads == 3);
+}
+
+TEST_CASE("a graph whose sinks are all up to date is skipped; reports come back either way", "[runtime]") {
+  reset();
+  const auto ran = run_pipeline(config(2, R"(
+  - {name: src, type: rt_source, count: 10}
+  - {name: a, type: rt_done, input: src, up_to_date: true}
+  - {name: b, type: rt_done, input: src, up_to_date: false}
+)"));
+  CHECK_FALSE(ran.skipped);
+  CHECK(ran.reports["a"]["seen"] == 10);
+  CHECK(ran.reports["b"]["seen"] == 10);
+  CHECK_FALSE(ran.reports.contains("src"));  // no report: left out
+
+  const auto skipped = run_pipeline(config(2, R"(
+  - {name: src, type: rt_source, count: 10, fail_at: 0}
+  - {name: a, type: rt_done, input: src, up_to_date: true}
+)"));
+  CHECK(skipped.skipped);  // the source would have failed had it started
+  CHECK(skipped.reports["a"]["seen"] == 0);
 }

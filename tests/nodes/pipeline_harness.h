@@ -24,4 +24,9 @@ namespace semiflow::testing {
 // class i % 4; rows in `unknown_fine` have fine -1) plus unlabeled.csv into `dir`.
 void write_tiny_dataset(const std::string& dir, int count, int size, const std::vector<int>& unknown_fine = {});
 
+// A trivially separable set: fine class i % 4 is a colour (a1 red, a2 green, b1 blue, b2 grey),
+// brightness varying with i; coarse a = {a1, a2}, b = {b1, b2}. Writes hierarchy.yaml,
+// labeled.csv and test.csv (both listing every image) and unlabeled.csv (the same paths).
+void write_colour_dataset(const std::string& dir, int count, int size);
+
 }  // namespace semiflow::testing

@@ -15,32 +15,10 @@
 
 using namespace semiflow;
 using semiflow::testing::run_yaml;
+using semiflow::testing::write_colour_dataset;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A trivially separable set: fine class i % 4 is a colour (a1 red, a2 green, b1 blue, b2 grey),
-// brightness varying with i; coarse a = {a1, a2}, b = {b1, b2}. labeled.csv and test.csv list
-// the same images.
-void write_colour_dataset(const fs::path& dir, int count, int size) {
-  std::ofstream(dir / "hierarchy.yaml") << "levels:\n  - {name: coarse, classes: [a, b]}\n"
-                                           "  - {name: fine, classes: [{a1: a}, {a2: a}, {b1: b}, {b2: b}]}\n";
-  std::ofstream labeled(dir / "labeled.csv"), test(dir / "test.csv");
-  labeled << "path,fine\n";
-  test << "path,fine\n";
-  const char* names[] = {"a1", "a2", "b1", "b2"};
-  for (int i = 0; i < count; ++i) {
-    const int cls = i % 4;
-    const auto level = static_cast<std::uint8_t>(140 + 10 * (i % 10));
-    Image image(size, size, 3);
-    for (std::size_t p = 0; p < image.pixels.size(); p += 3)
-      for (int c = 0; c < 3; ++c) image.pixels[p + c] = (cls == 3 || cls == c) ? level : 20;
-    const std::string file = fmt::format("img{:03d}.jpg", i);
-    write_file_bytes((dir / file).string(), encode_jpeg(image, 95));
-    labeled << file << ',' << names[cls] << '\n';
-    test << file << ',' << names[cls] << '\n';
-  }
-}
 
 // source -> decode -> batch -> train, with `train_params` appended to the train node.
 std::string pipeline(int source_epochs, const std::string& train_params) {

@@ -1,0 +1,43 @@
+#pragma once
+// Multi-phase runs. A config with `phases:` instead of `nodes:` describes several graphs run one
+// after another, repeated over rounds where asked (Noisy Student: a teacher once, then each round
+// pseudo-labelling and a student that becomes the next round's teacher):
+//
+//   rounds: 2                  # rounds after round 0 (default 0)
+//   out_dir: ../runs/ns        # summary.json goes here (relative to this file)
+//   threads: {graph: 2, torch: 1}   # plugins, threads and max_in_flight apply to every phase
+//   phases:
+//     - name: teacher
+//       rounds: first          # first: round 0 only; later: rounds 1..N; all (default)
+//       nodes: [...]
+//     - name: student
+//       rounds: later
+//       nodes: [...]           # ${round} and ${previous_round} are replaced by the round numbers
+//
+// A config with `nodes:` is a single phase, "main", in round 0. Every phase of every round is
+// validated before anything runs.
+#include "graph/config.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace semiflow::graph {
+
+struct Phase {
+  std::string name;
+  int round = 0;
+  PipelineConfig config;
+};
+
+struct RunPlan {
+  std::filesystem::path path;
+  int rounds = 0;
+  std::filesystem::path out_dir;  // empty for a single-graph config
+  std::vector<Phase> phases;      // in execution order
+};
+
+RunPlan load_run_plan(const std::filesystem::path& path);
+RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path& path);
+
+}  // namespace semiflow::graph

@@ -1,0 +1,111 @@
+#include "nodes/rounds.h"
+
+#include "nodes/checkpoint.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+namespace semiflow {
+namespace {
+
+// The model a phase trained: the report of a train node whose last epoch was validated.
+nlohmann::json trained_model(const nlohmann::json& reports) {
+  nlohmann::json found;
+  for (const auto& [node, report] : reports.items()) {
+    if (!report.contains("final") || !report["final"].is_object() || !report["final"].contains("eval")) continue;
+    const auto& eval = report["final"]["eval"];
+    nlohmann::json model = {{"node", node},
+                            {"checkpoint", report.value("checkpoint", "")},
+                            {"epochs", report.value("epochs", 0)},
+                            {"airush_score", eval["airush_score"]},
+                            {"exact_path_accuracy", eval["exact_path_accuracy"]},
+                            {"consistent_airush_score", eval["consistent"]["airush_score"]}};
+    for (const auto& [level, metrics] : eval["levels"].items()) model["accuracy"][level] = metrics["accuracy"];
+    found = std::move(model);
+  }
+  return found;
+}
+
+// "hit" or "miss" for phases that ran teacher inference into a cache.
+std::string cache_state(const nlohmann::json& reports) {
+  for (const auto& [node, report] : reports.items())
+    if (report.contains("cache_state")) return report["cache_state"].get<std::string>();
+  return "";
+}
+
+void write_summary(const std::filesystem::path& out_dir, const nlohmann::json& summary) {
+  std::filesystem::create_directories(out_dir);
+  const auto path = (out_dir / "summary.json").string();
+  write_file_atomically(path, [&](const std::string& temp) {
+    std::ofstream out(temp);
+    out << summary.dump(2) << '\n';
+    if (!out) throw std::runtime_error(fmt::format("{}: cannot write the run summary", path));
+  });
+}
+
+}  // namespace
+
+nlohmann::json run_plan(const graph::RunPlan& plan, const PlanOptions& options) {
+  nlohmann::json summary = {{"config", plan.path.string()}, {"rounds", nlohmann::json::array()}};
+  for (int round = 0; round <= plan.rounds; ++round)
+    summary["rounds"].push_back({{"round", round}, {"phases", nlohmann::json::array()}});
+  nlohmann::json previous_model;
+  int previous_round = -1;
+  for (const graph::Phase& phase : plan.phases) {
+    if (options.before_phase) options.before_phase(phase);
+    const auto started = std::chrono::steady_clock::now();
+    const graph::RunResult result = graph::run_pipeline(phase.config, options.run);
+    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (options.after_phase) options.after_phase(phase, result);
+
+    if (phase.round != previous_round) {
+      previous_round = phase.round;
+      if (!previous_model.is_null()) summary["rounds"][phase.round]["teacher"] = previous_model;
+    }
+    auto& round = summary["rounds"][phase.round];
+    nlohmann::json record = {{"name", phase.name}, {"wall_s", wall_s}, {"skipped", result.skipped},
+                             {"cancelled", result.cancelled}, {"reports", result.reports}};
+    if (const auto cache = cache_state(result.reports); !cache.empty()) record["cache"] = cache;
+    round["phases"].push_back(record);
+    if (auto model = trained_model(result.reports); !model.is_null()) {
+      round["student"] = model;
+      previous_model = model;
+    }
+    if (!plan.out_dir.empty()) write_summary(plan.out_dir, summary);
+    if (result.cancelled) break;
+  }
+  return summary;
+}
+
+std::string summary_table(const nlohmann::json& summary) {
+  std::vector<std::string> levels;
+  for (const auto& round : summary["rounds"])
+    if (round.contains("student")) {
+      for (const auto& [level, accuracy] : round["student"]["accuracy"].items()) levels.push_back(level);
+      break;
+    }
+  std::string text = fmt::format("{:<6} {:<9}", "round", "model");
+  for (const auto& level : levels) text += fmt::format(" {:>9}", level);
+  text += fmt::format(" {:>8}  phases\n", "airush");
+  for (const auto& round : summary["rounds"]) {
+    const bool trained = round.contains("student");
+    text += fmt::format("{:<6} {:<9}", round["round"].get<int>(), trained ? (round["round"] == 0 ? "teacher" : "student") : "-");
+    for (const auto& level : levels)
+      text += trained ? fmt::format(" {:>9.4f}", round["student"]["accuracy"][level].get<double>()) : fmt::format(" {:>9}", "-");
+    text += trained ? fmt::format(" {:>8.4f} ", round["student"]["airush_score"].get<double>()) : fmt::format(" {:>8} ", "-");
+    for (const auto& phase : round["phases"]) {
+      text += fmt::format(" {} {:.1f} s", phase["name"].get<std::string>(), phase["wall_s"].get<double>());
+      if (phase.contains("cache")) text += fmt::format(" (cache {})", phase["cache"].get<std::string>());
+      else if (phase["skipped"].get<bool>()) text += " (up to date)";
+      text += ";";
+    }
+    if (!text.empty() && text.back() == ';') text.pop_back();
+    text += '\n';
+  }
+  return text;
+}
+
+}  // namespace semiflow

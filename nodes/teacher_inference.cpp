@@ -1,0 +1,176 @@
+// `teacher_inference`: runs teacher checkpoints over the unlabeled set and writes their per-level
+// probabilities to the HDF5 pseudo-label cache (datasets/pseudo_label_cache.h). The cache is keyed
+// on the teacher weights, the unlabeled manifest and everything upstream in the graph (decode,
+// resize, normalization); when a complete cache with the same keys exists the node is up to date
+// and the graph is not run at all.
+#include "datasets/hierarchy.h"
+#include "datasets/manifest.h"
+#include "datasets/pseudo_label_cache.h"
+#include "graph/node.h"
+#include "nodes/batch.h"
+#include "nodes/checkpoint.h"
+#include "nodes/device.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+namespace semiflow::nodes {
+namespace {
+
+using namespace semiflow::graph;
+using Clock = std::chrono::steady_clock;
+
+class TeacherInference : public Node {
+ public:
+  static NodeSchema schema() {
+    return NodeSchema("teacher_inference")
+        .doc("Runs teacher checkpoints (eval mode, no gradients) over unlabeled batches, averages their per-level "
+             "probabilities (and over flipped images), and writes them to an HDF5 pseudo-label cache; up to date "
+             "(graph skipped) when the cache is complete for the same teachers, manifest and preprocessing.")
+        .input("in", "batch")
+        .required_param("checkpoints", ParamType::StringList, "teacher checkpoints; an ensemble averages their probabilities")
+        .required_param("manifest", ParamType::String, "the unlabeled manifest the source reads (with shuffle: false, epochs: 1)")
+        .required_param("cache", ParamType::String, "the HDF5 pseudo-label cache to write, or to reuse when it matches")
+        .param("flip", false, "also run on horizontally flipped images and average (test-time augmentation)")
+        .param("chunk_rows", 1024, "HDF5 chunk length in rows")
+        .param("device", "auto", "auto, cpu, cuda or cuda:N")
+        .serial("rows are appended to the cache in manifest order");
+  }
+
+  explicit TeacherInference(const Params& params)
+      : name_(params.node_name()),
+        cache_path_(params.get_path("cache").string()),
+        flip_(params.get_bool("flip")),
+        device_(resolve_device(params.get_string("device"))) {
+    const std::string manifest_path = params.get_path("manifest").string();
+    const Manifest manifest = load_manifest(manifest_path, nullptr);
+    for (const auto& row : manifest.rows) manifest_paths_.push_back(manifest.image_path(row));
+    if (params.get_strings("checkpoints").empty()) throw std::invalid_argument("checkpoints: give at least one teacher");
+
+    std::string teacher_fingerprints;
+    for (const auto& checkpoint : params.get_strings("checkpoints")) {
+      const std::string path = params.resolve_path(checkpoint).string();
+      teachers_.push_back(load_checkpoint_for_inference(path, device_));
+      if (teachers_.back().hierarchy.to_yaml() != teachers_.front().hierarchy.to_yaml())
+        throw std::invalid_argument(fmt::format("{}: its hierarchy differs from the first teacher's; an ensemble needs one hierarchy", path));
+      teacher_fingerprints += fingerprint_file(path);
+      checkpoint_paths_.push_back(path);
+    }
+    CacheHeader header = CacheHeader::for_hierarchy(teachers_.front().hierarchy);
+    header.rows_expected = static_cast<long>(manifest_paths_.size());
+    header.fingerprints.teacher = fingerprint_bytes(teacher_fingerprints);
+    header.fingerprints.manifest = fingerprint_file(manifest_path);
+    header.fingerprints.preprocessing = fingerprint_bytes(fmt::format("{};flip={}", params.input_fingerprint(), flip_));
+    status_ = check_cache(cache_path_, header.fingerprints);
+    if (status_.state == CacheState::hit) {
+      spdlog::info("{}: cache hit, {} is complete for these teachers, manifest and preprocessing; no inference", name_,
+                   cache_path_);
+      return;
+    }
+    spdlog::info("{}: {}", name_, status_.message);
+    CacheWriterOptions options;
+    options.chunk_rows = params.get_int("chunk_rows");
+    writer_.emplace(cache_path_, header, options);
+    if (writer_->resumed())
+      spdlog::info("{}: resuming {}.partial after its first {} rows", name_, cache_path_, writer_->resumed_rows());
+  }
+
+  bool up_to_date() const override { return status_.state == CacheState::hit; }
+
+  void process(Inputs& in, Emitter&) override {
+    if (!writer_) return;
+    const Batch& batch = in[0].get<Batch>();
+    const auto started = Clock::now();
+    const std::int64_t n = batch.size();
+    // A resumed cache already holds the first rows; only the rest are run.
+    const std::int64_t skip = std::clamp<std::int64_t>(writer_->rows_written() - rows_seen_, 0, n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t expected = rows_seen_ + i;
+      if (batch.indices[i] != expected || expected >= static_cast<std::int64_t>(manifest_paths_.size()) ||
+          batch.paths[i] != manifest_paths_[expected])
+        throw std::runtime_error(fmt::format("{}: row {} arrived where row {} of the manifest was expected; give the "
+                                             "source this node's manifest with shuffle: false and epochs: 1",
+                                             batch.paths[i], batch.indices[i], expected));
+    }
+    rows_seen_ += n;
+    if (skip == n) return;
+    const auto images = batch.images.slice(0, skip).to(device_);
+    const auto probabilities = average_probabilities(images);
+    std::vector<ProbabilityMatrix> levels;
+    for (const auto& level : probabilities) {
+      const auto cpu = level.to(torch::kCPU).contiguous();
+      ProbabilityMatrix matrix(cpu.size(0), static_cast<int>(cpu.size(1)));
+      std::copy(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel(), matrix.values.begin());
+      levels.push_back(std::move(matrix));
+    }
+    writer_->append({batch.paths.begin() + skip, batch.paths.end()}, levels);
+    inferred_ += n - skip;
+    inference_s_ += std::chrono::duration<double>(Clock::now() - started).count();
+  }
+
+  void flush(Emitter&) override {
+    if (!writer_) return;
+    if (writer_->rows_written() != static_cast<long>(manifest_paths_.size()))
+      throw std::runtime_error(fmt::format("the stream ended after {} of {} manifest rows; {}.partial is kept for a resume",
+                                           writer_->rows_written(), manifest_paths_.size(), cache_path_));
+    writer_->finish();
+    writer_.reset();
+    spdlog::info("{}: wrote {} ({} rows, {} inferred at {:.0f} images/s)", name_, cache_path_, manifest_paths_.size(),
+                 inferred_, static_cast<double>(inferred_) / std::max(inference_s_, 1e-9));
+  }
+
+  nlohmann::json report() const override {
+    return {{"cache", cache_path_},
+            {"cache_state", status_.state == CacheState::hit ? "hit" : "miss"},
+            {"cache_status", to_string(status_.state)},
+            {"teachers", checkpoint_paths_},
+            {"rows", manifest_paths_.size()},
+            {"inferred_rows", inferred_},
+            {"inference_s", inference_s_}};
+  }
+
+ private:
+  // Mean over teachers (and flips) of each level's softmax.
+  std::vector<torch::Tensor> average_probabilities(const torch::Tensor& images) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> sums;
+    int views = 0;
+    auto add = [&](const std::vector<torch::Tensor>& logits) {
+      for (std::size_t level = 0; level < logits.size(); ++level) {
+        auto p = torch::softmax(logits[level].to(torch::kFloat32), 1);
+        if (sums.size() <= level) sums.push_back(p);
+        else sums[level] += p;
+      }
+      ++views;
+    };
+    for (auto& teacher : teachers_) {
+      add(teacher.model->forward(images));
+      if (flip_) add(teacher.model->forward(images.flip({3})));
+    }
+    for (auto& sum : sums) sum /= views;
+    return sums;
+  }
+
+  std::string name_;
+  std::string cache_path_;
+  bool flip_;
+  torch::Device device_;
+  std::vector<std::string> manifest_paths_;
+  std::vector<LoadedModel> teachers_;
+  std::vector<std::string> checkpoint_paths_;
+  CacheStatus status_;
+  std::optional<PseudoLabelCacheWriter> writer_;
+  std::int64_t rows_seen_ = 0;
+  std::int64_t inferred_ = 0;
+  double inference_s_ = 0;
+};
+
+SEMIFLOW_REGISTER_NODE(TeacherInference);
+
+}  // namespace
+}  // namespace semiflow::nodes

@@ -1,0 +1,87 @@
+// Multi-phase configs: expansion over rounds, substitution, validation naming the phase, and the
+// upstream fingerprints nodes key their caches on.
+#include "graph/phases.h"
+
+#include <catch2/catch.hpp>
+
+using namespace semiflow::graph;
+
+namespace {
+
+// rt_source / rt_collect are registered by runtime_test.cpp (same test binary).
+const char* kPlan = R"(
+threads: {graph: 1}
+rounds: 2
+out_dir: runs/ns
+phases:
+  - name: teacher
+    rounds: first
+    nodes:
+      - {name: src, type: rt_source, count: 3}
+      - {name: out, type: rt_collect, input: src}
+  - name: student
+    rounds: later
+    nodes:
+      - {name: src, type: rt_source, count: ${round}}
+      - {name: out, type: rt_collect, input: src, delay_us: ${previous_round}}
+)";
+
+std::string with(std::string text, const std::string& from, const std::string& to) {
+  text.replace(text.find(from), from.size(), to);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("a config with nodes is one phase; phases expand over rounds with ${round} substituted", "[phases]") {
+  const auto single = parse_run_plan("nodes:\n  - {name: s, type: rt_source}\n  - {name: o, type: rt_collect, input: s}\n",
+                                     "dir/single.yaml");
+  REQUIRE(single.phases.size() == 1);
+  CHECK(single.phases[0].name == "main");
+  CHECK(single.out_dir.empty());
+
+  const auto plan = parse_run_plan(kPlan, "dir/ns.yaml");
+  CHECK(plan.rounds == 2);
+  CHECK(plan.out_dir == std::filesystem::path("dir/runs/ns"));
+  REQUIRE(plan.phases.size() == 3);
+  CHECK(plan.phases[0].name == "teacher");
+  CHECK(plan.phases[0].round == 0);
+  CHECK(plan.phases[1].name == "student");
+  CHECK(plan.phases[1].round == 1);
+  CHECK(plan.phases[1].config.node("src").params.get_int("count") == 1);
+  CHECK(plan.phases[1].config.node("out").params.get_int("delay_us") == 0);
+  CHECK(plan.phases[2].round == 2);
+  CHECK(plan.phases[2].config.node("src").params.get_int("count") == 2);
+  CHECK(plan.phases[2].config.node("out").params.get_int("delay_us") == 1);
+  CHECK(plan.phases[2].config.graph_threads == 1);  // shared settings reach every phase
+}
+
+TEST_CASE("bad multi-phase configs are refused naming the file, the key or the phase", "[phases]") {
+  CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "rounds: 2", "roundz: 2"), "ns.yaml"),
+                    Catch::Contains("ns.yaml") && Catch::Contains("unknown key 'roundz'") && Catch::Contains("valid keys"));
+  CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "rounds: first", "rounds: sometimes"), "ns.yaml"),
+                    Catch::Contains("ns.yaml:7") && Catch::Contains("first, later or all"));
+  CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "out_dir: runs/ns", ""), "ns.yaml"), Catch::Contains("out_dir"));
+  CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "rounds: 2", "rounds: -1"), "ns.yaml"), Catch::Contains(">= 0"));
+  CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "delay_us:", "delay_uz:"), "ns.yaml"),
+                    Catch::Contains("phase 'student' (round 1)") && Catch::Contains("ns.yaml:15") &&
+                        Catch::Contains("delay_uz"));
+  CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "name: student", "name: teacher"), "ns.yaml"),
+                    Catch::Contains("duplicate phase name 'teacher'"));
+}
+
+TEST_CASE("input fingerprints change with any upstream parameter and only with upstream ones", "[phases]") {
+  auto fingerprint = [](const std::string& source_params, const std::string& sink_params) {
+    const auto config = parse_pipeline_config(
+        "nodes:\n  - {name: s, type: rt_source" + source_params + "}\n  - {name: o, type: rt_collect, input: s" +
+            sink_params + "}\n",
+        "f.yaml");
+    CHECK(config.node("s").params.input_fingerprint().empty());  // a source has no inputs
+    return config.node("o").params.input_fingerprint();
+  };
+  const auto base = fingerprint("", "");
+  CHECK(base.size() == 16);
+  CHECK(fingerprint("", ", delay_us: 5") == base);     // the node's own parameters are not upstream
+  CHECK(fingerprint(", count: 99", "") != base);       // an upstream parameter is
+  CHECK(fingerprint(", count: 100", "") == base);      // 100 is the default: the same resolved config
+}
