@@ -1,3 +1,4 @@
+#include "datasets/image_codec.h"
 #include "datasets/pseudo_label_cache.h"
 #include "graph/runtime.h"
 #include "tests/nodes/pipeline_harness.h"
@@ -110,4 +111,31 @@ TEST_CASE("teacher_inference: rows out of manifest order are refused with what t
     CHECK_THAT(failure.message(), Catch::Contains("shuffle: false"));
   }
   CHECK_FALSE(fs::exists(dir.file("pl.h5")));  // never taken as a complete cache
+}
+
+TEST_CASE("teacher_inference: a run killed midway keeps a .partial that the next run resumes", "[teacher_inference]") {
+  semiflow::testing::TempDir dir;
+  const std::string d = dir.path().string();
+  semiflow::testing::write_colour_dataset(d, 40, 8);
+  train_teacher(d, "teacher", 1);
+  run_yaml(inference("teacher/last.pt", "straight.h5"), d);
+
+  // The last image is broken: the run stops there, as a killed one would, after the rows before
+  // it reached the cache (two micro-batches in flight keep the stream in order).
+  const auto good = semiflow::read_file_bytes(dir.file("img039.jpg"));
+  dir.write("img039.jpg", "not a jpeg");
+  const std::string in_order = "max_in_flight: 2\n" + inference("teacher/last.pt", "pl.h5");
+  CHECK_THROWS_WITH(run_yaml(in_order, d), Catch::Contains("img039.jpg"));
+  CHECK_FALSE(fs::exists(dir.file("pl.h5")));
+  const long kept = read_cache_info(dir.file("pl.h5.partial")).rows_committed;
+  CHECK(kept >= 12);
+
+  semiflow::write_file_bytes(dir.file("img039.jpg"), good);
+  const auto resumed = run_yaml(in_order, d);
+  CHECK(resumed.reports["teacher"]["inferred_rows"] == 40 - kept);  // only the rows the partial lacked
+  const auto a = PseudoLabelCacheReader(dir.file("straight.h5")).read_range(0, 40);
+  const auto b = PseudoLabelCacheReader(dir.file("pl.h5")).read_range(0, 40);
+  CHECK(a.ids == b.ids);
+  for (std::size_t i = 0; i < a.probabilities[1].values.size(); ++i)
+    CHECK(b.probabilities[1].values[i] == Approx(a.probabilities[1].values[i]).margin(1e-6));
 }
