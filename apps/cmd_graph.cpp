@@ -9,9 +9,14 @@
 #include "nodes/rounds.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -46,9 +51,13 @@ void add_graph_check(CLI::App& app) {
   auto* graph_cmd = app.add_subcommand("graph", "Pipeline graph tools");
   graph_cmd->require_subcommand(1);
   auto* check = graph_cmd->add_subcommand("check", "Validate a pipeline config and print its graph; runs nothing");
+  auto overrides = std::make_shared<std::vector<std::string>>();
   check->add_option("config", *config_path, "Pipeline config (YAML)")->required();
-  check->callback([config_path] {
-    const auto plan = graph::load_run_plan(*config_path);
+  check->add_option("--set", *overrides, "Override a config key: KEY=VALUE (as for run)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  check->callback([config_path, overrides] {
+    const auto plan = graph::load_run_plan(*config_path, *overrides);
     for (const auto& phase : plan.phases) {
       if (plan.phases.size() > 1) fmt::print("phase {} (round {}):\n", phase.name, phase.round);
       fmt::print("{}", graph::describe_pipeline(phase.config));
@@ -57,19 +66,64 @@ void add_graph_check(CLI::App& app) {
   });
 }
 
+// What `--resume` needs to rerun a run exactly: written into its folder when it starts.
+struct RunRecord {
+  std::string config;
+  std::vector<std::string> overrides;
+};
+
+template <class Args>
+void record_run(const graph::RunPlan& plan, const Args& args) {
+  namespace fs = std::filesystem;
+  fs::create_directories(plan.out_dir);
+  const nlohmann::json record = {{"config", fs::absolute(args.config).string()}, {"overrides", args.overrides}};
+  std::ofstream(plan.out_dir / "run.json") << record.dump(2) << '\n';
+  const auto resolved = plan.out_dir / "config.yaml";
+  if (fs::absolute(args.config) != fs::absolute(resolved)) fs::copy_file(args.config, resolved, fs::copy_options::overwrite_existing);
+  auto log = std::make_shared<spdlog::sinks::basic_file_sink_mt>((plan.out_dir / "run.log").string());
+  spdlog::default_logger()->sinks().push_back(log);
+  spdlog::info("run {}: config {}{}{}", plan.out_dir.string(), args.config, args.overrides.empty() ? "" : ", --set ",
+               fmt::join(args.overrides, " --set "));
+}
+
+template <class Args>
+void resume_from(Args& args) {
+  const auto path = std::filesystem::path(args.resume) / "run.json";
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(fmt::format("{}: no run record; --resume takes a folder a `semiflow run` wrote", path.string()));
+  const auto record = nlohmann::json::parse(in);
+  args.config = record.at("config").template get<std::string>();
+  args.overrides = record.at("overrides").template get<std::vector<std::string>>();
+  fmt::print("resuming {}: {}{}\n", args.resume, args.config, args.overrides.empty() ? "" : " with overrides");
+}
+
 void add_run(CLI::App& app) {
   struct Args {
     std::string config;
+    std::vector<std::string> overrides;
+    std::string out;
+    std::string resume;
     double progress_s = 2.0;
     std::string stats_json;
   };
   auto args = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("run", "Validate and run a pipeline config; Ctrl-C stops it cleanly");
-  cmd->add_option("config", args->config, "Pipeline config (YAML)")->required();
+  auto* cmd = app.add_subcommand("run", "Validate and run a pipeline config; Ctrl-C stops it cleanly, rerunning resumes");
+  auto* config = cmd->add_option("config", args->config, "Pipeline config (YAML)");
+  cmd->add_option("--set", args->overrides, "Override a config key: KEY=VALUE, e.g. train.epochs=3 or student.train.lr=0.05")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--out", args->out, "Run folder: replaces the config's out_dir (and ${out_dir} in it)");
+  auto* resume = cmd->add_option("--resume", args->resume, "Continue the run in this folder with its config and overrides")
+                     ->check(CLI::ExistingDirectory);
+  config->excludes(resume);
   cmd->add_option("--progress", args->progress_s, "Seconds between progress lines (0: none)")->capture_default_str();
   cmd->add_option("--stats-json", args->stats_json, "Write the final per-node statistics here as JSON");
   cmd->callback([args] {
-    const auto plan = graph::load_run_plan(args->config);
+    if (!args->resume.empty()) resume_from(*args);
+    if (args->config.empty()) throw CLI::ValidationError("run", "give a CONFIG or --resume RUN_DIR");
+    if (!args->out.empty()) args->overrides.push_back("out_dir=" + std::filesystem::absolute(args->out).string());
+    const auto plan = graph::load_run_plan(args->config, args->overrides);
+    if (!plan.out_dir.empty()) record_run(plan, *args);
     PlanOptions options;
     options.run.stop_requested = &interrupted;
     if (args->progress_s > 0) {

@@ -1,5 +1,7 @@
 #include "graph/phases.h"
 
+#include "graph/overrides.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -58,12 +60,27 @@ bool runs_in(const std::string& when, int round) {
 
 }  // namespace
 
-RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path& path) {
+RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path& path,
+                       const std::vector<std::string>& overrides) {
   RunPlan plan;
   plan.path = path;
-  const YAML::Node root = load_yaml(for_round(yaml_text, 0), path);
+  // Round 0's text gives the settings; `${out_dir}` is then replaced by the (overridden) out_dir.
+  auto parse = [&](const std::string& text) {
+    YAML::Node doc = load_yaml(text, path);
+    for (const auto& assignment : overrides) apply_override(doc, assignment);
+    return doc;
+  };
+  const YAML::Node root = parse(for_round(yaml_text, 0));
+  std::string out_dir_text;
+  if (root.IsMap() && root["out_dir"]) {
+    if (!root["out_dir"].IsScalar()) fail(path, root["out_dir"], "`out_dir:` must be a folder path");
+    out_dir_text = root["out_dir"].as<std::string>();
+    plan.out_dir = out_dir_text;
+    if (plan.out_dir.is_relative()) plan.out_dir = path.parent_path() / plan.out_dir;
+  }
+  auto text_for = [&](int round) { return replace_all(for_round(yaml_text, round), "${out_dir}", out_dir_text); };
   if (!root.IsMap() || !root["phases"]) {
-    plan.phases.push_back({"main", 0, parse_pipeline_config(yaml_text, path)});
+    plan.phases.push_back({"main", 0, build_pipeline_config(parse(text_for(0)), path)});
     return plan;
   }
   check_keys(path, root, kPlanKeys, "a config with phases");
@@ -76,10 +93,7 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
     }
     if (plan.rounds < 0) fail(path, rounds, "`rounds:` must be a whole number >= 0");
   }
-  if (!root["out_dir"] || !root["out_dir"].IsScalar())
-    fail(path, root, "a config with phases needs `out_dir:`, the run folder that gets summary.json");
-  plan.out_dir = root["out_dir"].as<std::string>();
-  if (plan.out_dir.is_relative()) plan.out_dir = path.parent_path() / plan.out_dir;
+  if (out_dir_text.empty()) fail(path, root, "a config with phases needs `out_dir:`, the run folder that gets summary.json");
 
   const YAML::Node phases = root["phases"];
   if (!phases.IsSequence() || phases.size() == 0) fail(path, phases, "`phases:` must be a non-empty list of {name, rounds, nodes}");
@@ -98,7 +112,7 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
   }
 
   for (int round = 0; round <= plan.rounds; ++round) {
-    const YAML::Node doc = load_yaml(for_round(yaml_text, round), path);
+    const YAML::Node doc = parse(text_for(round));
     for (const auto& phase : doc["phases"]) {
       const auto name = phase["name"].as<std::string>();
       if (!runs_in(phase["rounds"] ? phase["rounds"].as<std::string>() : "all", round)) continue;
@@ -117,12 +131,12 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
   return plan;
 }
 
-RunPlan load_run_plan(const std::filesystem::path& path) {
+RunPlan load_run_plan(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
   std::ifstream file(path);
   if (!file) throw ConfigError(fmt::format("{}: cannot open the pipeline config", path.string()));
   std::stringstream text;
   text << file.rdbuf();
-  return parse_run_plan(text.str(), path);
+  return parse_run_plan(text.str(), path, overrides);
 }
 
 }  // namespace semiflow::graph

@@ -14,6 +14,9 @@
 //       rounds: later
 //       nodes: [...]           # ${round} and ${previous_round} are replaced by the round numbers
 //
+// `${out_dir}` (quoted, e.g. out_dir: "${out_dir}/round${round}") is replaced by out_dir as
+// written (or as overridden: `semiflow run --out`), so one flag moves the whole run.
+//
 // A config with `nodes:` is a single phase, "main", in round 0. Every phase of every round is
 // validated before anything runs.
 #include "graph/config.h"
@@ -33,11 +36,13 @@ struct Phase {
 struct RunPlan {
   std::filesystem::path path;
   int rounds = 0;
-  std::filesystem::path out_dir;  // empty for a single-graph config
+  std::filesystem::path out_dir;  // resolved; empty when the config has no top-level out_dir
   std::vector<Phase> phases;      // in execution order
 };
 
-RunPlan load_run_plan(const std::filesystem::path& path);
-RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path& path);
+// `overrides` are `--set KEY=VALUE` assignments (graph/overrides.h), applied to every round.
+RunPlan load_run_plan(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path& path,
+                       const std::vector<std::string>& overrides = {});
 
 }  // namespace semiflow::graph
