@@ -1,6 +1,7 @@
 // `semiflow nodes`, `semiflow graph check CONFIG`, `semiflow run CONFIG`: the node reference,
 // config validation and running a pipeline on the graph engine.
 #include "apps/command.h"
+#include "apps/report.h"
 #include "graph/config.h"
 #include "graph/phases.h"
 #include "graph/plugin.h"
@@ -155,6 +156,10 @@ void add_run(CLI::App& app) {
     }
     std::signal(SIGINT, previous);
     if (phased) fmt::print("{}summary: {}\n", summary_table(summary), (plan.out_dir / "summary.json").string());
+    if (!plan.out_dir.empty()) {
+      write_report(plan.out_dir, plan.out_dir / "report.html");
+      fmt::print("report: {}\n", (plan.out_dir / "report.html").string());
+    }
     if (!args->stats_json.empty()) {
       std::ofstream(args->stats_json) << (phased ? stats : stats[0]["stats"]).dump(2) << '\n';
     }

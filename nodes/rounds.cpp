@@ -46,6 +46,19 @@ void write_summary(const std::filesystem::path& out_dir, const nlohmann::json& s
   });
 }
 
+// One line per finished phase in the run folder's metrics.jsonl (training nodes log their
+// epochs in their own out_dir).
+void append_phase_record(const std::filesystem::path& out_dir, const graph::Phase& phase, const nlohmann::json& record) {
+  nlohmann::json line = {{"round", phase.round}, {"phase", phase.name}};
+  for (const char* key : {"wall_s", "skipped", "cancelled", "cache", "stats"})
+    if (record.contains(key)) line[key] = record[key];
+  for (const auto& [node, report] : record["reports"].items())
+    if (report.contains("final")) line["final"][node] = report["final"];
+  std::ofstream out(out_dir / "metrics.jsonl", std::ios::app);
+  out << line.dump() << '\n';
+  if (!out) throw std::runtime_error(fmt::format("{}: cannot append the phase record", (out_dir / "metrics.jsonl").string()));
+}
+
 }  // namespace
 
 nlohmann::json run_plan(const graph::RunPlan& plan, const PlanOptions& options) {
@@ -67,14 +80,18 @@ nlohmann::json run_plan(const graph::RunPlan& plan, const PlanOptions& options) 
     }
     auto& round = summary["rounds"][phase.round];
     nlohmann::json record = {{"name", phase.name}, {"wall_s", wall_s}, {"skipped", result.skipped},
-                             {"cancelled", result.cancelled}, {"reports", result.reports}};
+                             {"cancelled", result.cancelled}, {"reports", result.reports},
+                             {"stats", result.stats.to_json()}};
     if (const auto cache = cache_state(result.reports); !cache.empty()) record["cache"] = cache;
     round["phases"].push_back(record);
     if (auto model = trained_model(result.reports); !model.is_null()) {
       round["student"] = model;
       previous_model = model;
     }
-    if (!plan.out_dir.empty()) write_summary(plan.out_dir, summary);
+    if (!plan.out_dir.empty()) {
+      write_summary(plan.out_dir, summary);
+      append_phase_record(plan.out_dir, phase, record);
+    }
     if (result.cancelled) break;
   }
   return summary;

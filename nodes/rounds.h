@@ -3,7 +3,8 @@
 // time, whether it was skipped (up to date) and every node's report; per round the model it
 // trained (per-level accuracy, AI Rush score) beside the previous round's model, its teacher,
 // and whether pseudo-labels came from the cache. Written to `<out_dir>/summary.json` after every
-// phase, so a stopped run keeps what it finished.
+// phase, so a stopped run keeps what it finished; each phase also appends one line to
+// `<out_dir>/metrics.jsonl`.
 #include "graph/phases.h"
 #include "graph/runtime.h"
 

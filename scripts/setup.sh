@@ -7,6 +7,7 @@ packages=(
   libtorch-dev libtbb-dev libturbojpeg0-dev libjpeg-dev libpng-dev zlib1g-dev libhdf5-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
   catch2 dataset-fashion-mnist
+  chromium  # renders `semiflow report` pages in the report test
 )
 
 missing=()

@@ -87,6 +87,16 @@ TEST_CASE("rounds: a tiny Noisy Student run trains teacher and students and summ
     CHECK(pseudo["levels"]["fine"]["rows"] == 16);
   }
   CHECK(fs::exists(dir.path() / "run/round2/pseudo_labels.h5"));
+  // One JSON line per phase in the run folder's metrics.jsonl, with the trained models' records.
+  std::ifstream metrics(dir.path() / "run/metrics.jsonl");
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(metrics, line);) lines.push_back(nlohmann::json::parse(line));
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[0]["phase"] == "teacher");
+  CHECK(lines[0]["final"]["train"]["eval"].contains("airush_score"));
+  CHECK(lines[1]["cache"] == "miss");
+  CHECK(lines[4]["round"] == 2);
+  CHECK(lines[4]["stats"]["nodes"].size() == 5);
   CHECK_THAT(summary_table(summary), Catch::Contains("round") && Catch::Contains("fine") &&
                                          Catch::Contains("student") && Catch::Contains("cache miss"));
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The README's main job (configs/fmnist_noisy_student.yaml), shrunk to seconds through --set:
+# Fashion-MNIST from Debian's package with 2 labels per class, 200 unlabeled and 200 test
+# images, one round. Then the run folder's files, a rerun that skips every phase (cache hit),
+# and the HTML report rendered in headless Chromium.
+# Usage: main_job_test.sh SEMIFLOW CONFIG
+set -euo pipefail
+cli=$1
+config=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The config reads ../data/fmnist relative to itself: give it a copy in a folder next to the data.
+mkdir -p "$work/configs"
+cp "$config" "$work/configs/ns.yaml"
+"$cli" data fashion-mnist --out "$work/data/fmnist" --labeled-per-class 2 --seed 0
+for manifest in unlabeled test; do
+  head -201 "$work/data/fmnist/$manifest.csv" > "$work/small.csv"
+  mv "$work/small.csv" "$work/data/fmnist/$manifest.csv"
+done
+
+small=(--set rounds=1
+       --set teacher.labeled.epochs=2 --set teacher.train.epochs=2 --set teacher.train.eval_every=1
+       --set student.mixed.epochs=1 --set student.train.epochs=1 --set student.mixed.balance_per_class=10
+       --set student.train.steps_per_epoch=1)
+"$cli" run "$work/configs/ns.yaml" --out "$work/run" --progress 0 "${small[@]}" | tee "$work/first.log"
+
+for file in summary.json metrics.jsonl report.html run.json config.yaml run.log round0/last.pt round1/last.pt \
+            round1/pseudo_labels.h5; do
+  test -s "$work/run/$file" || { echo "missing $work/run/$file"; exit 1; }
+done
+grep -q "cache miss" "$work/first.log"
+
+# Rerun from the folder: everything is up to date, the teacher's cache is a hit.
+"$cli" run --resume "$work/run" --progress 0 | tee "$work/second.log"
+grep -q "phase teacher (round 0) is up to date: skipped" "$work/second.log"
+grep -q "cache hit" "$work/second.log"
+
+if ! command -v chromium > /dev/null; then
+  echo "chromium is not installed (scripts/setup.sh installs it): report rendering not checked"
+  exit 77
+fi
+# --dump-dom prints the page as Chromium built it; the screenshot must not be a blank page.
+chromium_flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir="$work/chromium")
+timeout 120 chromium "${chromium_flags[@]}" --dump-dom "file://$work/run/report.html" 2> /dev/null > "$work/dom.html"
+svgs=$(grep -o '<svg' "$work/dom.html" | wc -l)
+series=$(grep -o 'class="series"' "$work/dom.html" | wc -l)
+cells=$(grep -o 'class="cell"' "$work/dom.html" | wc -l)
+bars=$(grep -o 'class="bar"' "$work/dom.html" | wc -l)
+echo "rendered: $svgs plots, $series curves, $cells heat-map cells, $bars bars"
+[ "$svgs" -ge 8 ] && [ "$series" -ge 10 ] && [ "$cells" -ge 100 ] && [ "$bars" -ge 20 ]
+timeout 120 chromium "${chromium_flags[@]}" --window-size=1400,2400 --screenshot="$work/report.png" \
+  "file://$work/run/report.html" 2> /dev/null
+size=$(stat -c %s "$work/report.png")
+echo "screenshot: $size bytes"
+# A blank 1400x2400 page compresses to a few kB; curves, text and heat maps make tens of kB.
+[ "$size" -ge 30000 ]
+echo "main job test passed"
