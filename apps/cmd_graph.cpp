@@ -34,11 +34,19 @@ void on_interrupt(int) { interrupted = true; }
 void add_nodes(CLI::App& app) {
   auto plugins = std::make_shared<std::vector<std::string>>();
   auto* cmd = app.add_subcommand("nodes", "List every node type with its ports, parameters, defaults and docs");
+  auto markdown = std::make_shared<bool>(false);
   cmd->add_option("--plugin", *plugins, "Also load node types from these plugin libraries")->check(CLI::ExistingFile);
-  cmd->callback([plugins] {
+  cmd->add_flag("--markdown", *markdown, "Print the node reference as Markdown (docs/nodes.md)");
+  cmd->callback([plugins, markdown] {
     for (const auto& plugin : *plugins) graph::load_plugin(plugin);
     auto& registry = graph::Registry::instance();
     registry.throw_if_errors();
+    if (*markdown) {
+      fmt::print("# Node reference\n\nGenerated from the node schemas by `semiflow nodes --markdown`; do not edit.\n"
+                 "Config keys of a node are its parameters; `input:`/`inputs:` connect its ports.\n\n");
+      for (const graph::NodeType* type : registry.all()) fmt::print("{}", type->schema.describe_markdown());
+      return;
+    }
     for (const graph::NodeType* type : registry.all()) {
       fmt::print("{}", type->schema.describe());
       if (type->origin != "built-in") fmt::print("  from    {}\n", type->origin);

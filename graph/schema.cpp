@@ -1,6 +1,7 @@
 #include "graph/schema.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <set>
 #include <stdexcept>
@@ -112,6 +113,27 @@ std::string NodeSchema::describe() const {
     text += fmt::format("  param   {} ({}) {}  {}\n", p.name, param_type_name(p.type), value, p.doc);
   }
   return text;
+}
+
+std::string NodeSchema::describe_markdown() const {
+  auto cell = [](std::string text) {
+    for (std::size_t at = text.find('|'); at != std::string::npos; at = text.find('|', at + 2)) text.replace(at, 1, "\\|");
+    return text;
+  };
+  std::string text = fmt::format("## `{}`\n\n{}\n\n", type_name_, doc_);
+  std::vector<std::string> ports;
+  for (const auto& port : inputs_) ports.push_back(fmt::format("input `{}`: {}", port.name, port.item_type));
+  if (output_) ports.push_back(fmt::format("output `{}`: {}", output_->name, output_->item_type));
+  if (inputs_.empty()) ports.push_back("source (no inputs)");
+  if (!output_) ports.push_back("sink (no output)");
+  text += fmt::format("{}. {}{}: {}.\n\n", fmt::join(ports, "; "), concurrency_ == Concurrency::Serial ? "Serial" : "Parallel",
+                      accumulates_ ? ", accumulates" : "", concurrency_reason_);
+  if (params_.empty()) return text;
+  text += "| parameter | type | default | meaning |\n|---|---|---|---|\n";
+  for (const auto& p : params_)
+    text += fmt::format("| `{}` | {} | {} | {} |\n", p.name, param_type_name(p.type),
+                        p.default_value ? cell("`" + format_param(*p.default_value) + "`") : "required", cell(p.doc));
+  return text + "\n";
 }
 
 }  // namespace semiflow::graph

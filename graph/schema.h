@@ -66,6 +66,8 @@ class NodeSchema {
   void check() const;
   // Reference text for `semiflow nodes`.
   std::string describe() const;
+  // The same as a Markdown section (docs/nodes.md is generated from it).
+  std::string describe_markdown() const;
 
  private:
   NodeSchema& add_param(std::string name, ParamType type, std::optional<ParamValue> value, std::string doc);
