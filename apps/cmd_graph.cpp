@@ -17,6 +17,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <map>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -106,6 +109,54 @@ void resume_from(Args& args) {
   fmt::print("resuming {}: {}{}\n", args.resume, args.config, args.overrides.empty() ? "" : " with overrides");
 }
 
+std::string clock(double seconds) {
+  const auto s = static_cast<long>(seconds);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+// Progress of the running graph: the furthest-downstream node that knows its amount of work
+// (training steps, images to label) gives count, rate and ETA. On a terminal one bar redrawn in
+// place; otherwise (CI, files) a plain line per period, with every node's item counts.
+class ProgressMeter {
+ public:
+  void show(const graph::GraphSnapshot& snap) {
+    const graph::NodeStats* tracked = nullptr;
+    for (const auto& node : snap.nodes)
+      if (node.work_total > 0) tracked = &node;
+    if (snap.elapsed_s < last_elapsed_) started_.clear();  // a new phase
+    last_elapsed_ = snap.elapsed_s;
+    std::string line;
+    if (tracked) {
+      auto [it, fresh] = started_.try_emplace(tracked->name, snap.elapsed_s, tracked->work_done);
+      const double seconds = snap.elapsed_s - it->second.first;
+      const double rate = seconds > 0 ? static_cast<double>(tracked->work_done - it->second.second) / seconds : 0;
+      const double fraction = static_cast<double>(tracked->work_done) / static_cast<double>(tracked->work_total);
+      const std::string eta = rate > 0 ? clock(static_cast<double>(tracked->work_total - tracked->work_done) / rate) : "?";
+      if (terminal_) {
+        const int filled = static_cast<int>(fraction * 30);
+        line = fmt::format("\r{} [{}{}] {:3.0f}% {}/{} {} {:.1f}/s ETA {}  ", tracked->name, std::string(filled, '#'),
+                           std::string(30 - filled, '-'), 100 * fraction, tracked->work_done, tracked->work_total,
+                           tracked->work_unit, rate, eta);
+        fmt::print(stderr, "{}", line);
+        std::fflush(stderr);
+        return;
+      }
+      line = fmt::format("{}: {}/{} {} ({:.0f}%), {:.1f}/s, ETA {};", tracked->name, tracked->work_done, tracked->work_total,
+                         tracked->work_unit, 100 * fraction, rate, eta);
+    } else if (terminal_) {
+      return;
+    }
+    std::string counts;
+    for (const auto& node : snap.nodes) counts += fmt::format(" {} {}/{} q{}", node.name, node.items_in, node.items_out, node.queued);
+    fmt::print(stderr, "[{:7.1f} s] {}{}\n", snap.elapsed_s, line, counts);
+  }
+
+ private:
+  bool terminal_ = isatty(fileno(stderr)) != 0;
+  double last_elapsed_ = 0;
+  std::map<std::string, std::pair<double, std::uint64_t>> started_;  // node -> (elapsed, done) when first seen
+};
+
 void add_run(CLI::App& app) {
   struct Args {
     std::string config;
@@ -137,10 +188,8 @@ void add_run(CLI::App& app) {
     options.run.stop_requested = &interrupted;
     if (args->progress_s > 0) {
       options.run.progress_period = std::chrono::milliseconds(static_cast<long>(args->progress_s * 1000));
-      options.run.on_progress = [](const graph::GraphSnapshot& snap) {
-        std::string line = fmt::format("[{:7.1f} s]", snap.elapsed_s);
-        for (const auto& node : snap.nodes) line += fmt::format(" {} {}/{} q{}", node.name, node.items_in, node.items_out, node.queued);
-        fmt::print(stderr, "{}\n", line);
+      options.run.on_progress = [meter = std::make_shared<ProgressMeter>()](const graph::GraphSnapshot& snap) {
+        meter->show(snap);
       };
     }
     const bool phased = plan.phases.size() > 1 || !plan.out_dir.empty();
@@ -150,6 +199,7 @@ void add_run(CLI::App& app) {
       fmt::print("{}", graph::describe_pipeline(phase.config));
     };
     options.after_phase = [&stats](const graph::Phase& phase, const graph::RunResult& result) {
+      if (isatty(fileno(stderr))) fmt::print(stderr, "\n");
       if (result.skipped) fmt::print("phase {} (round {}) is up to date: skipped\n", phase.name, phase.round);
       else fmt::print("{}{}", result.stats.to_table(), result.cancelled ? "stopped by interrupt\n" : "");
       stats.push_back({{"phase", phase.name}, {"round", phase.round}, {"stats", result.stats.to_json()}});

@@ -40,6 +40,8 @@ bool Node::up_to_date() const { return false; }
 
 nlohmann::json Node::report() const { return nullptr; }
 
+WorkProgress Node::progress() const { return {}; }
+
 namespace detail {
 bool register_node(int abi_version, SchemaFunction schema, NodeFactory factory) {
   return Registry::instance().add(abi_version, schema, factory);

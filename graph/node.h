@@ -106,6 +106,14 @@ class Emitter {
   ~Emitter() = default;
 };
 
+// How far a node is through the work it knows about (training steps, images to label), for
+// progress bars with a rate and an ETA.
+struct WorkProgress {
+  std::uint64_t done = 0;
+  std::uint64_t total = 0;  // 0: unknown
+  std::string unit;         // "steps", "images", ...
+};
+
 class Node {
  public:
   virtual ~Node() = default;
@@ -122,6 +130,8 @@ class Node {
   // What the node achieved, for the run's summary (final metrics, cache hit or miss...); null
   // when there is nothing to say. Asked after the run, or instead of it when it was skipped.
   virtual nlohmann::json report() const;
+  // Asked from a monitoring thread while the node works: read atomics only. Default: unknown.
+  virtual WorkProgress progress() const;
 };
 
 using NodeFactory = std::unique_ptr<Node> (*)(const Params& params);

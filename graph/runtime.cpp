@@ -541,6 +541,10 @@ GraphSnapshot Engine::snapshot() const {
     stats.waiting_s = static_cast<double>(waiting) * 1e-9;
     const std::uint64_t arrived = c.arrived, started = c.started;
     stats.queued = arrived > started ? arrived - started : 0;
+    const WorkProgress work = node->impl->progress();
+    stats.work_done = work.done;
+    stats.work_total = work.total;
+    stats.work_unit = work.unit;
     snap.nodes.push_back(std::move(stats));
   }
   return snap;
@@ -675,7 +679,9 @@ nlohmann::json GraphSnapshot::to_json() const {
                           {"items_out", n.items_out},
                           {"busy_s", n.busy_s},
                           {"waiting_s", n.waiting_s},
-                          {"queued", n.queued}});
+                          {"queued", n.queued},
+                          {"work_done", n.work_done},
+                          {"work_total", n.work_total}});
   }
   return {{"elapsed_s", elapsed_s}, {"nodes", nodes_json}};
 }

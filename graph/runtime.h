@@ -27,6 +27,9 @@ struct NodeStats {
   double busy_s = 0;             // summed over threads, inside generate/process/flush
   double waiting_s = 0;          // wall time with nothing queued or running
   std::uint64_t queued = 0;      // packets waiting to be processed at the snapshot
+  std::uint64_t work_done = 0;   // Node::progress(): work done of work_total (0: unknown)
+  std::uint64_t work_total = 0;
+  std::string work_unit;
 };
 
 struct GraphSnapshot {

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -98,6 +99,7 @@ class TeacherInference : public Node {
                                              batch.paths[i], batch.indices[i], expected));
     }
     rows_seen_ += n;
+    rows_done_ = rows_seen_;
     if (skip == n) return;
     const auto images = batch.images.slice(0, skip).to(device_);
     const auto probabilities = average_probabilities(images);
@@ -122,6 +124,10 @@ class TeacherInference : public Node {
     writer_.reset();
     spdlog::info("{}: wrote {} ({} rows, {} inferred at {:.0f} images/s)", name_, cache_path_, manifest_paths_.size(),
                  inferred_, static_cast<double>(inferred_) / std::max(inference_s_, 1e-9));
+  }
+
+  WorkProgress progress() const override {
+    return {static_cast<std::uint64_t>(rows_done_.load()), manifest_paths_.size(), "images"};
   }
 
   nlohmann::json report() const override {
@@ -166,6 +172,7 @@ class TeacherInference : public Node {
   CacheStatus status_;
   std::optional<PseudoLabelCacheWriter> writer_;
   std::int64_t rows_seen_ = 0;
+  std::atomic<std::int64_t> rows_done_{0};  // rows_seen_, for progress() from the monitoring thread
   std::int64_t inferred_ = 0;
   double inference_s_ = 0;
 };

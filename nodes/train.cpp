@@ -21,6 +21,7 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -187,6 +188,10 @@ class Train : public Node {
   // A finished run (last.pt holds every epoch, with this run's fingerprint) is not trained again.
   bool up_to_date() const override { return completed_epochs_ >= epochs_; }
 
+  WorkProgress progress() const override {
+    return {static_cast<std::uint64_t>(steps_done_.load()), static_cast<std::uint64_t>(epochs_ * steps_per_epoch_), "steps"};
+  }
+
   nlohmann::json report() const override {
     return {{"out_dir", out_dir_.string()},
             {"checkpoint", last_path().string()},
@@ -263,6 +268,7 @@ class Train : public Node {
     const CheckpointMeta meta = restore_checkpoint(last_path().string(), state());
     if (ema_) ema_->set_updates(meta.step);
     step_ = meta.step;
+    steps_done_ = step_;
     start_epoch_ = completed_epochs_ = meta.epoch;
     if (meta.metrics.contains("best_value")) best_value_ = meta.metrics["best_value"].get<double>();
     last_record_ = meta.metrics;
@@ -335,6 +341,7 @@ class Train : public Node {
     optimizer_->step();
     if (ema_) ema_->update(*model_);
     ++step_;
+    steps_done_ = step_;
     ++epoch_->steps;
     const auto n = batch.size();
     epoch_->images += n;
@@ -454,6 +461,7 @@ class Train : public Node {
   std::optional<double> best_value_;
   std::optional<EpochProgress> epoch_;
   nlohmann::json last_record_;
+  std::atomic<std::int64_t> steps_done_{0};  // step_, for progress() from the monitoring thread
   bool warned_steps_ = false;
 };
 
