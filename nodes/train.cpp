@@ -15,6 +15,7 @@
 #include "nodes/device.h"
 #include "nodes/evaluation.h"
 #include "nodes/optimization.h"
+#include "nodes/training_setup.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -38,13 +39,6 @@ using Clock = std::chrono::steady_clock;
 // with other values of these is still resumed.
 const std::vector<std::string> kNotFingerprinted = {"resume", "out_dir", "device", "eval_batch_size", "eval_manifest",
                                                     "eval_every", "best_metric"};
-
-HeadTapLayout parse_head_taps(const std::string& name) {
-  if (name == "all_at_end") return HeadTapLayout::all_at_end;
-  if (name == "coarse_early") return HeadTapLayout::coarse_early;
-  if (name == "fine_early") return HeadTapLayout::fine_early;
-  throw std::invalid_argument(fmt::format("head_taps '{}': known layouts are all_at_end, coarse_early, fine_early", name));
-}
 
 class Train : public Node {
  public:
@@ -91,6 +85,7 @@ class Train : public Node {
         .param("eval_batch_size", 256, "validation batch size")
         .param("best_metric", "airush_score", "validation metric (higher is better) that picks best.pt; train_loss (lower) without validation")
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
+        .param("init_checkpoint", "", "start from this checkpoint's weights (its EMA when it has one), e.g. to finetune; empty: random")
         .param("device", "auto", "auto, cpu, cuda or cuda:N")
         .param("resume", true, "continue from out_dir/last.pt when it has the same fingerprint (else refuse); false: start over")
         .serial("optimizer steps happen one batch after another in stream order, which makes runs reproducible");
@@ -123,32 +118,17 @@ class Train : public Node {
     steps_per_epoch_ = resolve_steps_per_epoch(params, labeled ? &*labeled : nullptr);
     class_weights_ = resolve_class_weights(params.get_string("class_weights"), labeled ? &*labeled : nullptr);
 
-    preprocessing_.ops = params.get_strings("eval_ops");
-    preprocessing_.channels = static_cast<int>(params.get_int("channels"));
-    preprocessing_.mean = params.get_numbers("mean");
-    preprocessing_.std = params.get_numbers("std");
-    preprocessing_.image_size = static_cast<int>(params.get_int("image_size"));
-
+    preprocessing_ = eval_preprocessing_from(params);
     torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
-    std::vector<std::int64_t> classes;
-    for (int c : hierarchy_.classes_per_level()) classes.push_back(c);
-    options_ = EfficientNetV2Options(params.get_string("arch"), classes)
-                   .drop_path_rate(params.get_float("drop_path"))
-                   .head_taps(head_taps_for(parse_head_taps(params.get_string("head_taps")), classes.size()))
-                   .in_channels(preprocessing_.channels);
-    if (params.get_float("dropout") >= 0) options_.dropout(params.get_float("dropout"));
+    options_ = model_options_from(params, hierarchy_);
     model_ = EfficientNetV2(options_);
+    if (!params.get_string("init_checkpoint").empty()) load_weights(params.get_path("init_checkpoint").string(), model_);
     model_->to(device_);
     dropout_initial_ = model_->dropout();
     if (params.get_float("ema_decay") > 0)
       ema_.emplace(*model_, params.get_float("ema_decay"), params.get_bool("ema_warmup"));
 
-    OptimizerConfig optimizer;
-    optimizer.kind = parse_optimizer_kind(params.get_string("optimizer"));
-    optimizer.lr = params.get_float("lr");
-    optimizer.momentum = params.get_float("momentum");
-    optimizer.nesterov = params.get_bool("nesterov");
-    optimizer.weight_decay = params.get_float("weight_decay");
+    const OptimizerConfig optimizer = optimizer_config_from(params, params.get_float("lr"));
     optimizer_ = make_optimizer(optimizer, *model_);
 
     schedule_.kind = parse_schedule_kind(params.get_string("schedule"));
@@ -375,7 +355,7 @@ class Train : public Node {
     const bool improved = value && (!best_value_ || *value > *best_value_);
     if (improved) best_value_ = value;
     if (best_value_) record["best_value"] = *best_value_;
-    append_metrics(record);
+    append_json_line(metrics_path(), record);
     last_record_ = record;
     if (epoch_->steps != steps_per_epoch_ && !warned_steps_) {
       warned_steps_ = true;
@@ -413,12 +393,6 @@ class Train : public Node {
       throw std::invalid_argument(fmt::format("best_metric '{}' is not a validation metric; try airush_score, "
                                               "exact_path_accuracy or train_loss", best_metric_));
     return eval[best_metric_].get<double>();
-  }
-
-  void append_metrics(const nlohmann::json& record) const {
-    std::ofstream out(metrics_path(), std::ios::app);
-    out << record.dump() << "\n";
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot append the epoch record", metrics_path().string()));
   }
 
   std::string name_;
