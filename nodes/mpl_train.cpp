@@ -71,9 +71,7 @@ BatchParts split_views(const Batch& batch) {
   if (!paired)
     throw std::runtime_error(fmt::format("{}: weak and strong views do not pair up; give the batch node the batch_size of "
                                          "one two_view_source step (labeled + 2 x unlabeled)", where));
-  const auto as_tensor = [](const std::vector<std::int64_t>& rows) {
-    return torch::tensor(rows, torch::kInt64);
-  };
+  const auto as_tensor = [](const std::vector<std::int64_t>& list) { return torch::tensor(list, torch::kInt64); };
   return {as_tensor(labeled), as_tensor(weak), as_tensor(strong), static_cast<std::int64_t>(labeled.size()),
           static_cast<std::int64_t>(weak.size())};
 }
@@ -127,17 +125,13 @@ class TermWindow {
 class MplTrain : public Node {
  public:
   static NodeSchema schema() {
-    return NodeSchema("mpl_train")
-        .doc("Meta Pseudo Labels: trains a teacher (UDA + the student's feedback) and a student (on the teacher's "
+    NodeSchema schema("mpl_train");
+    schema.doc("Meta Pseudo Labels: trains a teacher (UDA + the student's feedback) and a student (on the teacher's "
              "pseudo-labels) on two_view_source batches; writes metrics.jsonl, last.pt (student) and teacher.pt.")
         .input("in", "batch")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
-        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt (student) and teacher.pt")
-        .param("arch", "tiny", "EfficientNetV2 architecture of both models (see `semiflow model info`)")
-        .param("head_taps", "all_at_end", "where the level heads read: all_at_end, coarse_early, fine_early")
-        .param("dropout", -1.0, "dropout before the heads of both models; negative: the architecture's")
-        .param("drop_path", 0.2, "stochastic depth rate of the last block (linear by block index)")
-        .param("channels", 3, "image channels")
+        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt (student) and teacher.pt");
+    declare_model_params(schema)
         .param("epochs", 1, "epochs of the run (passes over the unlabeled manifest; the source must emit as many)")
         .param("unlabeled_manifest", "", "the source's unlabeled manifest: with the next two, gives steps per epoch")
         .param("batch_size", 32, "the source's batch_size (labeled images per step)")
@@ -170,16 +164,14 @@ class MplTrain : public Node {
         .param("ema_decay", 0.0, "EMA of the student's weights, used for validation and saved in last.pt; 0: none")
         .param("ema_warmup", true, "EMA decay min(decay, (1 + n) / (10 + n)) over the first updates")
         .param("teacher_checkpoint", "", "start the teacher from this checkpoint's weights (e.g. a supervised run); empty: random")
-        .param("eval_manifest", "", "labeled manifest both models are validated on after every epoch; empty: none")
-        .param("eval_ops", std::vector<std::string>{}, "deterministic augment ops for evaluation images, e.g. [resize size=32]")
-        .param("image_size", 0, "side of the training images (recorded in checkpoints for inference)")
-        .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "normalization mean (as the batch node's)")
-        .param("std", std::vector<double>{0.229, 0.224, 0.225}, "normalization std (as the batch node's)")
+        .param("eval_manifest", "", "labeled manifest both models are validated on after every epoch; empty: none");
+    declare_eval_preprocessing_params(schema)
         .param("eval_batch_size", 256, "validation batch size")
         .param("log_every", 50, "write a step record of every term, averaged, every this many steps")
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
         .param("device", "auto", "auto, cpu, cuda or cuda:N")
         .serial("the two models step one batch after another in stream order, which makes runs reproducible");
+    return schema;
   }
 
   explicit MplTrain(const Params& params)

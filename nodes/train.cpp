@@ -40,19 +40,23 @@ using Clock = std::chrono::steady_clock;
 const std::vector<std::string> kNotFingerprinted = {"resume", "out_dir", "device", "eval_batch_size", "eval_manifest",
                                                     "eval_every", "best_metric"};
 
+// Without an init_checkpoint the fingerprint is the one runs had before that parameter existed,
+// so their checkpoints stay resumable.
+std::vector<std::string> fingerprint_exclusions(const Params& params) {
+  std::vector<std::string> excluded = kNotFingerprinted;
+  if (params.get_string("init_checkpoint").empty()) excluded.push_back("init_checkpoint");
+  return excluded;
+}
+
 class Train : public Node {
  public:
   static NodeSchema schema() {
-    return NodeSchema("train")
-        .doc("Trains the hierarchical EfficientNetV2 on batches; validates per epoch; writes metrics.jsonl, last.pt, best.pt.")
+    NodeSchema schema("train");
+    schema.doc("Trains the hierarchical EfficientNetV2 on batches; validates per epoch; writes metrics.jsonl, last.pt, best.pt.")
         .input("in", "batch")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
-        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt and best.pt")
-        .param("arch", "tiny", "EfficientNetV2 architecture (see `semiflow model info`)")
-        .param("head_taps", "all_at_end", "where the level heads read: all_at_end, coarse_early, fine_early")
-        .param("dropout", -1.0, "dropout before the heads; negative: the architecture's")
-        .param("drop_path", 0.2, "stochastic depth rate of the last block (linear by block index)")
-        .param("channels", 3, "image channels")
+        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt and best.pt");
+    declare_model_params(schema)
         .param("epochs", 1, "epochs of the run (the source must emit as many); sets the schedule's length")
         .param("labeled_manifest", "", "the training manifest: its rows give steps per epoch and balanced class weights")
         .param("batch_size", 128, "the batch node's batch_size (to derive steps per epoch)")
@@ -77,11 +81,8 @@ class Train : public Node {
         .param("progressive_stages", 1, "progressive learning: stages over which dropout rises from dropout to dropout_final")
         .param("dropout_final", -1.0, "dropout of the last progressive stage; negative: no change")
         .param("eval_manifest", "", "labeled manifest validated after every epoch; empty: no validation")
-        .param("eval_every", 1, "validate every this many epochs (and after the last)")
-        .param("eval_ops", std::vector<std::string>{}, "deterministic augment ops for evaluation images, e.g. [resize size=32]")
-        .param("image_size", 0, "side of the training images (recorded in checkpoints for inference)")
-        .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "normalization mean (as the batch node's)")
-        .param("std", std::vector<double>{0.229, 0.224, 0.225}, "normalization std (as the batch node's)")
+        .param("eval_every", 1, "validate every this many epochs (and after the last)");
+    declare_eval_preprocessing_params(schema)
         .param("eval_batch_size", 256, "validation batch size")
         .param("best_metric", "airush_score", "validation metric (higher is better) that picks best.pt; train_loss (lower) without validation")
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
@@ -89,6 +90,7 @@ class Train : public Node {
         .param("device", "auto", "auto, cpu, cuda or cuda:N")
         .param("resume", true, "continue from out_dir/last.pt when it has the same fingerprint (else refuse); false: start over")
         .serial("optimizer steps happen one batch after another in stream order, which makes runs reproducible");
+    return schema;
   }
 
   explicit Train(const Params& params)
@@ -105,7 +107,7 @@ class Train : public Node {
         best_metric_(params.get_string("best_metric")),
         eval_batch_size_(static_cast<int>(params.get_int("eval_batch_size"))),
         eval_every_(params.get_int("eval_every")),
-        fingerprint_(fingerprint_params("", params, kNotFingerprinted)) {
+        fingerprint_(fingerprint_params("", params, fingerprint_exclusions(params))) {
     if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
     if (eval_every_ < 1) throw std::invalid_argument("eval_every must be at least 1");
     if (progressive_stages_ < 1) throw std::invalid_argument("progressive_stages must be at least 1");

@@ -7,6 +7,21 @@
 
 namespace semiflow {
 
+graph::NodeSchema& declare_model_params(graph::NodeSchema& schema) {
+  return schema.param("arch", "tiny", "EfficientNetV2 architecture (see `semiflow model info`)")
+      .param("head_taps", "all_at_end", "where the level heads read: all_at_end, coarse_early, fine_early")
+      .param("dropout", -1.0, "dropout before the heads; negative: the architecture's")
+      .param("drop_path", 0.2, "stochastic depth rate of the last block (linear by block index)")
+      .param("channels", 3, "image channels");
+}
+
+graph::NodeSchema& declare_eval_preprocessing_params(graph::NodeSchema& schema) {
+  return schema.param("eval_ops", std::vector<std::string>{}, "deterministic augment ops for evaluation images, e.g. [resize size=32]")
+      .param("image_size", 0, "side of the training images (recorded in checkpoints for inference)")
+      .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "normalization mean (as the batch node's)")
+      .param("std", std::vector<double>{0.229, 0.224, 0.225}, "normalization std (as the batch node's)");
+}
+
 HeadTapLayout parse_head_taps(const std::string& name) {
   if (name == "all_at_end") return HeadTapLayout::all_at_end;
   if (name == "coarse_early") return HeadTapLayout::coarse_early;

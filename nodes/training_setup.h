@@ -3,6 +3,7 @@
 // the objects they configure, so the nodes agree on names, defaults and errors.
 #include "datasets/hierarchy.h"
 #include "graph/params.h"
+#include "graph/schema.h"
 #include "models/efficientnet_v2_options.h"
 #include "nodes/checkpoint.h"
 #include "nodes/optimization.h"
@@ -13,6 +14,11 @@
 #include <string>
 
 namespace semiflow {
+
+// Declare the parameters that model_options_from (arch, head_taps, dropout, drop_path, channels)
+// and eval_preprocessing_from (eval_ops, image_size, mean, std; channels above) read.
+graph::NodeSchema& declare_model_params(graph::NodeSchema& schema);
+graph::NodeSchema& declare_eval_preprocessing_params(graph::NodeSchema& schema);
 
 // all_at_end, coarse_early or fine_early; throws listing them.
 HeadTapLayout parse_head_taps(const std::string& name);

@@ -6,7 +6,6 @@
 #include <cmath>
 
 using namespace semiflow;
-using Catch::Approx;
 
 namespace {
 
