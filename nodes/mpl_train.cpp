@@ -14,6 +14,7 @@
 // one starts over (no resume).
 #include "datasets/hierarchy.h"
 #include "datasets/manifest.h"
+#include "datasets/sample.h"
 #include "graph/node.h"
 #include "models/efficientnet_v2.h"
 #include "models/losses.h"
