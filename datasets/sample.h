@@ -16,7 +16,14 @@ struct Sample {
   std::vector<int> labels;                       // per level, -1 unknown; empty when unlabeled
   std::vector<std::vector<float>> soft_targets;  // per level probabilities; empty when none
   Image image;                                   // empty until decoded
+  // Which view of an image this is when a stream shows unlabeled images twice (Meta Pseudo
+  // Labels, UDA): kPlainView for ordinary samples, else kWeakView or kStrongView.
+  int view = 0;
 };
+
+inline constexpr int kPlainView = 0;
+inline constexpr int kWeakView = 1;    // flip/crop only: the teacher's pseudo-labels come from it
+inline constexpr int kStrongView = 2;  // RandAugment on top: what the models must agree on
 
 using Samples = std::vector<Sample>;
 

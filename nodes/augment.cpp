@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace semiflow::nodes {
@@ -34,10 +35,13 @@ class Augment : public Node {
                "progressive learning: first epoch of each stage after the first, e.g. [10, 20, 30]")
         .param("stage_overrides", std::vector<std::string>{},
                "per stage (one more than stage_epochs), 'op.param=value ...', e.g. 'random_resized_crop.size=24 rand_augment.m=7'")
+        .param("strong_ops", std::vector<std::string>{},
+               "transforms of the strong view of two-view samples (two_view_source) instead of ops; no stages")
         .parallel("each image is transformed independently with its own random stream");
   }
 
   explicit Augment(const Params& params) : seed_(static_cast<std::uint64_t>(params.get_int("seed"))) {
+    if (!params.get_strings("strong_ops").empty()) strong_.emplace(parse_ops(params.get_strings("strong_ops")));
     const TransformPipeline base(parse_ops(params.get_strings("ops")));
     const auto& overrides = params.get_strings("stage_overrides");
     const auto& starts = params.get_numbers("stage_epochs");
@@ -59,7 +63,8 @@ class Augment : public Node {
     thread_local Image scratch;
     for (auto& sample : in[0].get<Samples>()) {
       Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(sample.epoch), sample.index);
-      stage_of(sample.epoch).apply(sample.image, scratch, rng);
+      const TransformPipeline& pipeline = strong_ && sample.view == kStrongView ? *strong_ : stage_of(sample.epoch);
+      pipeline.apply(sample.image, scratch, rng);
     }
     out.emit(std::move(in[0]));
   }
@@ -88,6 +93,7 @@ class Augment : public Node {
   std::uint64_t seed_;
   std::vector<std::int64_t> stage_starts_;
   std::vector<TransformPipeline> stages_;
+  std::optional<TransformPipeline> strong_;
 };
 
 SEMIFLOW_REGISTER_NODE(Augment);

@@ -72,6 +72,7 @@ class BatchNode : public Node {
       normalize_(s.image, pixels + i * image_floats);
       batch.paths.push_back(s.path);
       batch.indices.push_back(static_cast<std::int64_t>(s.index));
+      batch.views.push_back(s.view);
     }
     for (std::size_t level = 0; level < first.labels.size(); ++level) {
       auto labels = torch::empty({n}, torch::kInt64);

@@ -17,6 +17,7 @@ struct Batch {
   std::vector<torch::Tensor> soft_targets;
   std::vector<std::string> paths;
   std::vector<std::int64_t> indices;         // manifest rows
+  std::vector<int> views;                    // per image, Sample::view (kPlainView unless two-view)
   std::int64_t epoch = 0;
 
   std::int64_t size() const { return images.defined() ? images.size(0) : 0; }

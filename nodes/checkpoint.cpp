@@ -94,6 +94,14 @@ void read_module(torch::serialize::InputArchive& archive, const std::string& key
   }
 }
 
+// The EMA weights when the archive has them, else the trained ones; returns whether EMA.
+bool read_inference_weights(torch::serialize::InputArchive& archive, EfficientNetV2& model, const std::string& path) {
+  torch::serialize::InputArchive probe;
+  const bool ema = archive.try_read("ema", probe);
+  read_module(archive, ema ? "ema" : "model", model, path);
+  return ema;
+}
+
 }  // namespace
 
 nlohmann::json EvalPreprocessing::to_json() const {
@@ -217,12 +225,17 @@ LoadedModel load_checkpoint_for_inference(const std::string& path, torch::Device
   loaded.epoch = meta.epoch;
   loaded.step = meta.step;
   loaded.model = EfficientNetV2(meta.options);
-  torch::serialize::InputArchive probe;
-  loaded.ema_weights = archive.try_read("ema", probe);
-  read_module(archive, loaded.ema_weights ? "ema" : "model", loaded.model, path);
+  loaded.ema_weights = read_inference_weights(archive, loaded.model, path);
   loaded.model->to(device);
   loaded.model->eval();
   return loaded;
+}
+
+void load_weights(const std::string& path, EfficientNetV2& model) {
+  torch::serialize::InputArchive archive;
+  load_archive(archive, path);
+  meta_from_archive(archive, path);  // refuses files that are not semiflow checkpoints
+  read_inference_weights(archive, model, path);
 }
 
 }  // namespace semiflow

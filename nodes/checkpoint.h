@@ -81,6 +81,10 @@ struct LoadedModel {
 // otherwise the trained weights.
 LoadedModel load_checkpoint_for_inference(const std::string& path, torch::Device device);
 
+// Copies a checkpoint's weights (its EMA weights when it has them, as for inference) into
+// `model`, which must have the same parameter shapes; throws naming the file otherwise.
+void load_weights(const std::string& path, EfficientNetV2& model);
+
 // Writes `path` by calling `write` with a temporary file's path in the same folder, syncing it
 // and renaming it over `path`; if `write` throws, `path` is untouched and the temporary removed.
 void write_file_atomically(const std::string& path, const std::function<void(const std::string& temp_path)>& write);

@@ -15,6 +15,7 @@
 #include "nodes/device.h"
 #include "nodes/evaluation.h"
 #include "nodes/optimization.h"
+#include "nodes/training_setup.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -40,26 +41,23 @@ using Clock = std::chrono::steady_clock;
 const std::vector<std::string> kNotFingerprinted = {"resume", "out_dir", "device", "eval_batch_size", "eval_manifest",
                                                     "eval_every", "best_metric"};
 
-HeadTapLayout parse_head_taps(const std::string& name) {
-  if (name == "all_at_end") return HeadTapLayout::all_at_end;
-  if (name == "coarse_early") return HeadTapLayout::coarse_early;
-  if (name == "fine_early") return HeadTapLayout::fine_early;
-  throw std::invalid_argument(fmt::format("head_taps '{}': known layouts are all_at_end, coarse_early, fine_early", name));
+// Without an init_checkpoint the fingerprint is the one runs had before that parameter existed,
+// so their checkpoints stay resumable.
+std::vector<std::string> fingerprint_exclusions(const Params& params) {
+  std::vector<std::string> excluded = kNotFingerprinted;
+  if (params.get_string("init_checkpoint").empty()) excluded.push_back("init_checkpoint");
+  return excluded;
 }
 
 class Train : public Node {
  public:
   static NodeSchema schema() {
-    return NodeSchema("train")
-        .doc("Trains the hierarchical EfficientNetV2 on batches; validates per epoch; writes metrics.jsonl, last.pt, best.pt.")
+    NodeSchema schema("train");
+    schema.doc("Trains the hierarchical EfficientNetV2 on batches; validates per epoch; writes metrics.jsonl, last.pt, best.pt.")
         .input("in", "batch")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
-        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt and best.pt")
-        .param("arch", "tiny", "EfficientNetV2 architecture (see `semiflow model info`)")
-        .param("head_taps", "all_at_end", "where the level heads read: all_at_end, coarse_early, fine_early")
-        .param("dropout", -1.0, "dropout before the heads; negative: the architecture's")
-        .param("drop_path", 0.2, "stochastic depth rate of the last block (linear by block index)")
-        .param("channels", 3, "image channels")
+        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt and best.pt");
+    declare_model_params(schema)
         .param("epochs", 1, "epochs of the run (the source must emit as many); sets the schedule's length")
         .param("labeled_manifest", "", "the training manifest: its rows give steps per epoch and balanced class weights")
         .param("batch_size", 128, "the batch node's batch_size (to derive steps per epoch)")
@@ -84,17 +82,16 @@ class Train : public Node {
         .param("progressive_stages", 1, "progressive learning: stages over which dropout rises from dropout to dropout_final")
         .param("dropout_final", -1.0, "dropout of the last progressive stage; negative: no change")
         .param("eval_manifest", "", "labeled manifest validated after every epoch; empty: no validation")
-        .param("eval_every", 1, "validate every this many epochs (and after the last)")
-        .param("eval_ops", std::vector<std::string>{}, "deterministic augment ops for evaluation images, e.g. [resize size=32]")
-        .param("image_size", 0, "side of the training images (recorded in checkpoints for inference)")
-        .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "normalization mean (as the batch node's)")
-        .param("std", std::vector<double>{0.229, 0.224, 0.225}, "normalization std (as the batch node's)")
+        .param("eval_every", 1, "validate every this many epochs (and after the last)");
+    declare_eval_preprocessing_params(schema)
         .param("eval_batch_size", 256, "validation batch size")
         .param("best_metric", "airush_score", "validation metric (higher is better) that picks best.pt; train_loss (lower) without validation")
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
+        .param("init_checkpoint", "", "start from this checkpoint's weights (its EMA when it has one), e.g. to finetune; empty: random")
         .param("device", "auto", "auto, cpu, cuda or cuda:N")
         .param("resume", true, "continue from out_dir/last.pt when it has the same fingerprint (else refuse); false: start over")
         .serial("optimizer steps happen one batch after another in stream order, which makes runs reproducible");
+    return schema;
   }
 
   explicit Train(const Params& params)
@@ -111,7 +108,7 @@ class Train : public Node {
         best_metric_(params.get_string("best_metric")),
         eval_batch_size_(static_cast<int>(params.get_int("eval_batch_size"))),
         eval_every_(params.get_int("eval_every")),
-        fingerprint_(fingerprint_params("", params, kNotFingerprinted)) {
+        fingerprint_(fingerprint_params("", params, fingerprint_exclusions(params))) {
     if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
     if (eval_every_ < 1) throw std::invalid_argument("eval_every must be at least 1");
     if (progressive_stages_ < 1) throw std::invalid_argument("progressive_stages must be at least 1");
@@ -124,32 +121,17 @@ class Train : public Node {
     steps_per_epoch_ = resolve_steps_per_epoch(params, labeled ? &*labeled : nullptr);
     class_weights_ = resolve_class_weights(params.get_string("class_weights"), labeled ? &*labeled : nullptr);
 
-    preprocessing_.ops = params.get_strings("eval_ops");
-    preprocessing_.channels = static_cast<int>(params.get_int("channels"));
-    preprocessing_.mean = params.get_numbers("mean");
-    preprocessing_.std = params.get_numbers("std");
-    preprocessing_.image_size = static_cast<int>(params.get_int("image_size"));
-
+    preprocessing_ = eval_preprocessing_from(params);
     torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
-    std::vector<std::int64_t> classes;
-    for (int c : hierarchy_.classes_per_level()) classes.push_back(c);
-    options_ = EfficientNetV2Options(params.get_string("arch"), classes)
-                   .drop_path_rate(params.get_float("drop_path"))
-                   .head_taps(head_taps_for(parse_head_taps(params.get_string("head_taps")), classes.size()))
-                   .in_channels(preprocessing_.channels);
-    if (params.get_float("dropout") >= 0) options_.dropout(params.get_float("dropout"));
+    options_ = model_options_from(params, hierarchy_);
     model_ = EfficientNetV2(options_);
+    if (!params.get_string("init_checkpoint").empty()) load_weights(params.get_path("init_checkpoint").string(), model_);
     model_->to(device_);
     dropout_initial_ = model_->dropout();
     if (params.get_float("ema_decay") > 0)
       ema_.emplace(*model_, params.get_float("ema_decay"), params.get_bool("ema_warmup"));
 
-    OptimizerConfig optimizer;
-    optimizer.kind = parse_optimizer_kind(params.get_string("optimizer"));
-    optimizer.lr = params.get_float("lr");
-    optimizer.momentum = params.get_float("momentum");
-    optimizer.nesterov = params.get_bool("nesterov");
-    optimizer.weight_decay = params.get_float("weight_decay");
+    const OptimizerConfig optimizer = optimizer_config_from(params, params.get_float("lr"));
     optimizer_ = make_optimizer(optimizer, *model_);
 
     schedule_.kind = parse_schedule_kind(params.get_string("schedule"));
@@ -382,7 +364,7 @@ class Train : public Node {
     const bool improved = value && (!best_value_ || *value > *best_value_);
     if (improved) best_value_ = value;
     if (best_value_) record["best_value"] = *best_value_;
-    append_metrics(record);
+    append_json_line(metrics_path(), record);
     last_record_ = record;
     if (epoch_->steps != steps_per_epoch_ && !warned_steps_) {
       warned_steps_ = true;
@@ -420,12 +402,6 @@ class Train : public Node {
       throw std::invalid_argument(fmt::format("best_metric '{}' is not a validation metric; try airush_score, "
                                               "exact_path_accuracy or train_loss", best_metric_));
     return eval[best_metric_].get<double>();
-  }
-
-  void append_metrics(const nlohmann::json& record) const {
-    std::ofstream out(metrics_path(), std::ios::app);
-    out << record.dump() << "\n";
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot append the epoch record", metrics_path().string()));
   }
 
   std::string name_;

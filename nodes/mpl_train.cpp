@@ -1,0 +1,503 @@
+// `mpl_train`: Meta Pseudo Labels. A teacher and a student (both hierarchical EfficientNetV2)
+// train together on two_view_source batches (labeled rows, then unlabeled rows in a weak and a
+// strong view). Per step and per hierarchy level:
+//   1. the teacher predicts on all three parts; its loss starts as UDA's: label-smoothed CE on
+//      the labeled rows + a ramped weight x the masked consistency of the strong view with the
+//      tempered weak view (nodes/mpl.h);
+//   2. the student takes one step on the strong view against the teacher's weak-view
+//      pseudo-labels; its labeled CE just before and just after the step gives the feedback h;
+//   3. the teacher adds h x CE(its strong logits, their argmax) and takes its step.
+// The student waits `student_wait_steps` (the teacher trains on UDA alone meanwhile). Writes
+// metrics.jsonl (a "step" record every log_every steps with every term averaged over them, an
+// "epoch" record with validation), last.pt (the student, with its EMA: what `semiflow eval`
+// and a finetuning `train` read) and teacher.pt. A finished run is not repeated; an unfinished
+// one starts over (no resume).
+#include "datasets/hierarchy.h"
+#include "datasets/manifest.h"
+#include "datasets/sample.h"
+#include "graph/node.h"
+#include "models/efficientnet_v2.h"
+#include "models/losses.h"
+#include "nodes/batch.h"
+#include "nodes/checkpoint.h"
+#include "nodes/device.h"
+#include "nodes/evaluation.h"
+#include "nodes/mpl.h"
+#include "nodes/optimization.h"
+#include "nodes/training_setup.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+namespace semiflow::nodes {
+namespace {
+
+using namespace semiflow::graph;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const std::vector<std::string> kNotFingerprinted = {"out_dir", "device", "eval_batch_size", "eval_manifest", "log_every"};
+
+// The rows of a two-view batch: labeled ones and the weak and strong view of each unlabeled
+// image, as index tensors in batch order.
+struct BatchParts {
+  torch::Tensor labeled, weak, strong;
+  std::int64_t labeled_count = 0, unlabeled_count = 0;
+};
+
+BatchParts split_views(const Batch& batch) {
+  std::vector<std::int64_t> labeled, weak, strong;
+  for (std::size_t i = 0; i < batch.views.size(); ++i) {
+    const auto row = static_cast<std::int64_t>(i);
+    if (batch.views[i] == kWeakView) weak.push_back(row);
+    else if (batch.views[i] == kStrongView) strong.push_back(row);
+    else labeled.push_back(row);
+  }
+  const std::string where = batch.paths.empty() ? "an empty batch" : fmt::format("batch starting at {}", batch.paths.front());
+  if (labeled.empty() || weak.empty())
+    throw std::runtime_error(fmt::format("{}: {} labeled and {} unlabeled images; mpl_train needs both in every batch "
+                                         "(feed it two_view_source through a batch node of one step's size)",
+                                         where, labeled.size(), weak.size()));
+  bool paired = weak.size() == strong.size();
+  for (std::size_t k = 0; paired && k < weak.size(); ++k)
+    paired = batch.paths[static_cast<std::size_t>(weak[k])] == batch.paths[static_cast<std::size_t>(strong[k])];
+  if (!paired)
+    throw std::runtime_error(fmt::format("{}: weak and strong views do not pair up; give the batch node the batch_size of "
+                                         "one two_view_source step (labeled + 2 x unlabeled)", where));
+  const auto as_tensor = [](const std::vector<std::int64_t>& list) { return torch::tensor(list, torch::kInt64); };
+  return {as_tensor(labeled), as_tensor(weak), as_tensor(strong), static_cast<std::int64_t>(labeled.size()),
+          static_cast<std::int64_t>(weak.size())};
+}
+
+std::vector<torch::Tensor> rows(const std::vector<torch::Tensor>& logits, std::int64_t begin, std::int64_t count) {
+  std::vector<torch::Tensor> part;
+  for (const auto& level : logits) part.push_back(level.narrow(0, begin, count));
+  return part;
+}
+
+std::vector<double> values(const std::vector<torch::Tensor>& per_level) {
+  std::vector<double> result;
+  for (const auto& t : per_level) result.push_back(t.item<double>());
+  return result;
+}
+
+// Sums of every logged term since the last step record; per-level terms are vectors.
+class TermWindow {
+ public:
+  void add(const std::string& name, const std::vector<double>& per_level) {
+    auto& sum = sums_[name];
+    sum.resize(per_level.size(), 0.0);
+    for (std::size_t level = 0; level < per_level.size(); ++level) sum[level] += per_level[level];
+  }
+  void add(const std::string& name, double value) { scalars_[name] += value; }
+  void count_step() { ++steps_; }
+  std::int64_t steps() const { return steps_; }
+
+  // Means over the window, per-level terms as {level name: mean}; then empties the window.
+  nlohmann::json take(const Hierarchy& hierarchy) {
+    nlohmann::json record = nlohmann::json::object();
+    const double n = static_cast<double>(std::max<std::int64_t>(1, steps_));
+    for (const auto& [name, sum] : scalars_) record[name] = sum / n;
+    for (const auto& [name, sum] : sums_) {
+      nlohmann::json levels = nlohmann::json::object();
+      for (std::size_t level = 0; level < sum.size(); ++level) levels[hierarchy.level(static_cast<int>(level)).name] = sum[level] / n;
+      record[name] = levels;
+    }
+    sums_.clear();
+    scalars_.clear();
+    steps_ = 0;
+    return record;
+  }
+
+ private:
+  std::map<std::string, std::vector<double>> sums_;
+  std::map<std::string, double> scalars_;
+  std::int64_t steps_ = 0;
+};
+
+class MplTrain : public Node {
+ public:
+  static NodeSchema schema() {
+    NodeSchema schema("mpl_train");
+    schema.doc("Meta Pseudo Labels: trains a teacher (UDA + the student's feedback) and a student (on the teacher's "
+             "pseudo-labels) on two_view_source batches; writes metrics.jsonl, last.pt (student) and teacher.pt.")
+        .input("in", "batch")
+        .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
+        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt (student) and teacher.pt");
+    declare_model_params(schema)
+        .param("epochs", 1, "epochs of the run (passes over the unlabeled manifest; the source must emit as many)")
+        .param("unlabeled_manifest", "", "the source's unlabeled manifest: with the next two, gives steps per epoch")
+        .param("batch_size", 32, "the source's batch_size (labeled images per step)")
+        .param("unlabeled_ratio", 3.0, "the source's unlabeled_ratio")
+        .param("steps_per_epoch", 0, "steps per epoch; 0: derived from unlabeled_manifest, batch_size and unlabeled_ratio")
+        .param("level_weights", std::vector<double>{}, "weight of each level's losses; empty: 1 each")
+        .param("label_smoothing", 0.15, "label smoothing of the teacher's labeled CE")
+        .param("uda_weight", 8.0, "weight of the teacher's consistency term once ramped in")
+        .param("uda_ramp_steps", 5000, "steps over which the consistency weight rises linearly to uda_weight")
+        .param("uda_temperature", 0.7, "temperature of the weak-view distribution the strong view must match")
+        .param("uda_threshold", 0.6, "confidence (top tempered probability) below which an image is left out of consistency")
+        .param("pseudo_labels", "hard", "the student's targets: hard (argmax of the teacher's weak view) or soft")
+        .param("pseudo_temperature", 1.0, "soft pseudo-labels: softmax temperature")
+        .param("mpl_sign", "paper", "the feedback: paper (student loss after - before, the authors' code) or reversed")
+        .param("mpl_baseline_decay", 0.99, "decay of the moving-average baseline subtracted from the feedback")
+        .param("optimizer", "sgd", "optimizer of both models: sgd (Nesterov), rmsprop or adamw")
+        .param("momentum", 0.9, "sgd and rmsprop momentum")
+        .param("nesterov", true, "sgd: Nesterov momentum")
+        .param("weight_decay", 5e-4, "weight decay of conv and linear weights (never of BatchNorm or biases)")
+        .param("teacher_lr", 0.05, "the teacher's peak learning rate")
+        .param("student_lr", 0.05, "the student's peak learning rate")
+        .param("schedule", "cosine", "schedule of both: constant, cosine, step or exponential (per step)")
+        .param("min_lr", 0.0, "cosine: the learning rate at the last step")
+        .param("lr_decay_steps", 1000.0, "step and exponential: steps per decay by lr_gamma")
+        .param("lr_gamma", 0.97, "step and exponential: decay factor")
+        .param("teacher_warmup_steps", 0, "linear warmup of the teacher's learning rate")
+        .param("student_warmup_steps", 0, "linear warmup of the student's learning rate, after its wait")
+        .param("student_wait_steps", 0, "steps the teacher trains alone first; the student's schedule starts after them")
+        .param("clip_grad_norm", 0.0, "clip each model's global gradient norm to this; 0: no clipping")
+        .param("ema_decay", 0.0, "EMA of the student's weights, used for validation and saved in last.pt; 0: none")
+        .param("ema_warmup", true, "EMA decay min(decay, (1 + n) / (10 + n)) over the first updates")
+        .param("teacher_checkpoint", "", "start the teacher from this checkpoint's weights (e.g. a supervised run); empty: random")
+        .param("eval_manifest", "", "labeled manifest both models are validated on after every epoch; empty: none");
+    declare_eval_preprocessing_params(schema)
+        .param("eval_batch_size", 256, "validation batch size")
+        .param("log_every", 50, "write a step record of every term, averaged, every this many steps")
+        .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
+        .param("device", "auto", "auto, cpu, cuda or cuda:N")
+        .serial("the two models step one batch after another in stream order, which makes runs reproducible");
+    return schema;
+  }
+
+  explicit MplTrain(const Params& params)
+      : name_(params.node_name()),
+        hierarchy_(Hierarchy::load(params.get_path("hierarchy").string())),
+        out_dir_(params.get_path("out_dir")),
+        device_(resolve_device(params.get_string("device"))),
+        epochs_(params.get_int("epochs")),
+        level_weights_(params.get_numbers("level_weights")),
+        label_smoothing_(params.get_float("label_smoothing")),
+        uda_weight_(params.get_float("uda_weight")),
+        uda_ramp_steps_(params.get_int("uda_ramp_steps")),
+        pseudo_labels_(parse_pseudo_label_targets(params.get_string("pseudo_labels"))),
+        pseudo_temperature_(params.get_float("pseudo_temperature")),
+        feedback_(parse_feedback_sign(params.get_string("mpl_sign")), params.get_float("mpl_baseline_decay"),
+                  static_cast<std::size_t>(hierarchy_.num_levels())),
+        student_wait_steps_(params.get_int("student_wait_steps")),
+        clip_grad_norm_(params.get_float("clip_grad_norm")),
+        eval_batch_size_(static_cast<int>(params.get_int("eval_batch_size"))),
+        log_every_(params.get_int("log_every")),
+        fingerprint_(fingerprint_params("mpl", params, kNotFingerprinted)) {
+    if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
+    if (log_every_ < 1) throw std::invalid_argument("log_every must be at least 1");
+    if (student_wait_steps_ < 0) throw std::invalid_argument("student_wait_steps must be >= 0");
+    if (!level_weights_.empty() && static_cast<int>(level_weights_.size()) != hierarchy_.num_levels())
+      throw std::invalid_argument(fmt::format("level_weights has {} values but the hierarchy has {} levels",
+                                              level_weights_.size(), hierarchy_.num_levels()));
+    uda_.temperature = params.get_float("uda_temperature");
+    uda_.threshold = params.get_float("uda_threshold");
+    uda_.level_weights = level_weights_;
+    steps_per_epoch_ = resolve_steps_per_epoch(params);
+    const std::int64_t total_steps = epochs_ * steps_per_epoch_;
+    if (student_wait_steps_ >= total_steps)
+      throw std::invalid_argument(fmt::format("student_wait_steps {} leaves the student no step of the {} in the run",
+                                              student_wait_steps_, total_steps));
+
+    preprocessing_ = eval_preprocessing_from(params);
+    torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
+    options_ = model_options_from(params, hierarchy_);
+    teacher_ = EfficientNetV2(options_);
+    student_ = EfficientNetV2(options_);
+    if (!params.get_string("teacher_checkpoint").empty())
+      load_weights(params.get_path("teacher_checkpoint").string(), teacher_);
+    teacher_->to(device_);
+    student_->to(device_);
+    if (params.get_float("ema_decay") > 0)
+      ema_.emplace(*student_, params.get_float("ema_decay"), params.get_bool("ema_warmup"));
+    teacher_optimizer_ = make_optimizer(optimizer_config_from(params, params.get_float("teacher_lr")), *teacher_);
+    student_optimizer_ = make_optimizer(optimizer_config_from(params, params.get_float("student_lr")), *student_);
+    teacher_schedule_ = schedule_from(params, params.get_float("teacher_lr"), params.get_int("teacher_warmup_steps"), total_steps);
+    student_schedule_ = schedule_from(params, params.get_float("student_lr"), params.get_int("student_warmup_steps"),
+                                      total_steps - student_wait_steps_);
+
+    if (!params.get_string("eval_manifest").empty())
+      eval_set_.emplace(EvalSet::load(params.get_path("eval_manifest").string(), hierarchy_, preprocessing_));
+    fs::create_directories(out_dir_);
+    if (fs::exists(last_path())) {
+      const CheckpointMeta found = read_checkpoint_meta(last_path().string());
+      if (found.fingerprint == fingerprint_ && found.epoch >= epochs_) {
+        completed_epochs_ = found.epoch;
+        step_ = found.step;
+        last_record_ = found.metrics;
+        return;
+      }
+      spdlog::warn("{}: {} is from an unfinished or other run; mpl_train does not resume, it starts over", name_,
+                   last_path().string());
+    }
+    if (fs::exists(metrics_path())) fs::remove(metrics_path());
+  }
+
+  void process(Inputs& in, Emitter&) override {
+    const Batch& batch = in[0].get<Batch>();
+    if (batch.epoch >= epochs_)
+      throw std::runtime_error(fmt::format("batch of epoch {} but mpl_train has epochs: {}; give the source the same epochs",
+                                           batch.epoch, epochs_));
+    if (!epoch_ || batch.epoch != *epoch_) {
+      if (epoch_) finish_epoch();
+      epoch_ = batch.epoch;
+      epoch_started_ = Clock::now();
+    }
+    train_step(batch);
+  }
+
+  void flush(Emitter&) override {
+    if (epoch_) finish_epoch();
+    if (completed_epochs_ < epochs_)
+      spdlog::warn("{}: the stream ended after {} of {} epochs; give the source the same epochs as mpl_train", name_,
+                   completed_epochs_, epochs_);
+  }
+
+  bool up_to_date() const override { return completed_epochs_ >= epochs_; }
+
+  nlohmann::json report() const override {
+    return {{"out_dir", out_dir_.string()},
+            {"checkpoint", last_path().string()},
+            {"teacher_checkpoint", teacher_path().string()},
+            {"epochs", completed_epochs_},
+            {"steps", step_},
+            {"final", last_record_}};
+  }
+
+ private:
+  std::int64_t resolve_steps_per_epoch(const Params& params) const {
+    if (params.get_int("steps_per_epoch") > 0) return params.get_int("steps_per_epoch");
+    if (params.get_string("unlabeled_manifest").empty())
+      throw std::invalid_argument("set unlabeled_manifest (with batch_size and unlabeled_ratio as in the source) or "
+                                  "steps_per_epoch: the learning-rate schedules need the number of steps");
+    const auto rows = static_cast<std::int64_t>(load_manifest(params.get_path("unlabeled_manifest").string(), nullptr).rows.size());
+    const auto per_step = std::llround(params.get_float("unlabeled_ratio") * static_cast<double>(params.get_int("batch_size")));
+    if (per_step < 1) throw std::invalid_argument("batch_size x unlabeled_ratio must be at least 1");
+    return (rows + per_step - 1) / per_step;
+  }
+
+  static ScheduleConfig schedule_from(const Params& params, double base_lr, std::int64_t warmup_steps, std::int64_t total_steps) {
+    ScheduleConfig schedule;
+    schedule.kind = parse_schedule_kind(params.get_string("schedule"));
+    schedule.base_lr = base_lr;
+    schedule.min_lr = params.get_float("min_lr");
+    schedule.warmup_steps = warmup_steps;
+    schedule.total_steps = total_steps;
+    schedule.decay_steps = std::max(1.0, params.get_float("lr_decay_steps"));
+    schedule.gamma = params.get_float("lr_gamma");
+    return schedule;
+  }
+
+  fs::path last_path() const { return out_dir_ / "last.pt"; }
+  fs::path teacher_path() const { return out_dir_ / "teacher.pt"; }
+  fs::path metrics_path() const { return out_dir_ / "metrics.jsonl"; }
+
+  void check_finite(const torch::Tensor& loss, const char* what, const Batch& batch) const {
+    const double value = loss.item<double>();
+    if (!std::isfinite(value))
+      throw std::runtime_error(fmt::format("{} is {} at step {} (batch starting at {}); lower the learning rates or set "
+                                           "clip_grad_norm", what, value, step_, batch.paths.front()));
+  }
+
+  void clip_and_step(EfficientNetV2& model, torch::optim::Optimizer& optimizer, double lr) const {
+    if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip_grad_norm_);
+    set_learning_rate(optimizer, lr);
+    optimizer.step();
+  }
+
+  std::vector<double> student_labeled_loss(const std::vector<torch::Tensor>& logits, const torch::Tensor& labels) const {
+    return values(hierarchical_cross_entropy(logits, labels).per_level);
+  }
+
+  void train_step(const Batch& batch) {
+    const BatchParts parts = split_views(batch);
+    const auto images = batch.images.to(device_);
+    const auto labeled_images = images.index_select(0, parts.labeled.to(device_));
+    const auto strong_images = images.index_select(0, parts.strong.to(device_));
+    const auto labels = torch::stack(batch.labels, 1).index_select(0, parts.labeled).to(device_);
+    const std::int64_t nl = parts.labeled_count, nu = parts.unlabeled_count;
+
+    // One teacher pass over the three parts, so BatchNorm normalizes them together as in MPL.
+    teacher_->train();
+    const auto teacher_logits =
+        teacher_->forward(torch::cat({labeled_images, images.index_select(0, parts.weak.to(device_)), strong_images}));
+    const auto teacher_weak = rows(teacher_logits, nl, nu), teacher_strong = rows(teacher_logits, nl + nu, nu);
+    const LevelLosses teacher_labeled = hierarchical_cross_entropy(
+        rows(teacher_logits, 0, nl), labels,
+        HierarchicalCrossEntropyOptions().level_weights(level_weights_).label_smoothing(label_smoothing_));
+    const UdaConsistency consistency = uda_consistency(teacher_weak, teacher_strong, uda_);
+    const double uda_weight = uda_weight_at(uda_weight_, step_, uda_ramp_steps_);
+    auto teacher_loss = teacher_labeled.total + uda_weight * consistency.loss.total;
+
+    window_.add("teacher_labeled_loss", values(teacher_labeled.per_level));
+    window_.add("uda_consistency", values(consistency.loss.per_level));
+    window_.add("mask_ratio", consistency.mask_ratio);
+    window_.add("uda_weight", uda_weight);
+    if (step_ >= student_wait_steps_) teacher_loss = teacher_loss + student_step(batch, parts, labeled_images, strong_images,
+                                                                                  labels, teacher_weak, teacher_strong);
+    check_finite(teacher_loss, "the teacher's loss", batch);
+    window_.add("teacher_loss", teacher_loss.item<double>());
+
+    teacher_optimizer_->zero_grad();
+    teacher_loss.backward();
+    const double teacher_lr = learning_rate_at(teacher_schedule_, step_);
+    clip_and_step(teacher_, *teacher_optimizer_, teacher_lr);
+    window_.add("teacher_lr", teacher_lr);
+    ++step_;
+    images_in_epoch_ += batch.size();
+    window_.count_step();
+    if (window_.steps() == log_every_) log_window();
+  }
+
+  // The student's step on the strong view; returns the teacher's MPL term from its feedback.
+  torch::Tensor student_step(const Batch& batch, const BatchParts& parts, const torch::Tensor& labeled_images,
+                             const torch::Tensor& strong_images, const torch::Tensor& labels,
+                             const std::vector<torch::Tensor>& teacher_weak, const std::vector<torch::Tensor>& teacher_strong) {
+    const std::int64_t nl = parts.labeled_count, nu = parts.unlabeled_count;
+    const auto targets = student_targets(teacher_weak, pseudo_labels_, pseudo_temperature_);
+    student_->train();
+    const auto student_logits = student_->forward(torch::cat({labeled_images, strong_images}));
+    std::vector<torch::Tensor> labeled_logits;
+    for (const auto& level : rows(student_logits, 0, nl)) labeled_logits.push_back(level.detach());
+    const std::vector<double> before = student_labeled_loss(labeled_logits, labels);
+    const LevelLosses student_loss = hierarchical_soft_cross_entropy(rows(student_logits, nl, nu), targets, {},
+                                                                     SoftCrossEntropyOptions().level_weights(level_weights_));
+    check_finite(student_loss.total, "the student's loss", batch);
+    student_optimizer_->zero_grad();
+    student_loss.total.backward();
+    const double student_lr = learning_rate_at(student_schedule_, step_ - student_wait_steps_);
+    clip_and_step(student_, *student_optimizer_, student_lr);
+    if (ema_) ema_->update(*student_);
+
+    std::vector<double> after;
+    {
+      torch::NoGradGuard no_grad;
+      after = student_labeled_loss(student_->forward(labeled_images), labels);
+    }
+    const std::vector<double> h = feedback_.update(before, after);
+    const LevelLosses mpl = mpl_term(teacher_strong, h, level_weights_);
+
+    window_.add("student_loss", values(student_loss.per_level));
+    window_.add("student_labeled_before", before);
+    window_.add("student_labeled_after", after);
+    window_.add("loss_change", feedback_.last_change());
+    window_.add("mpl_baseline", feedback_.baseline());
+    window_.add("mpl_h", h);
+    window_.add("mpl_term", values(mpl.per_level));
+    window_.add("student_lr", student_lr);
+    return mpl.total;
+  }
+
+  void log_window() {
+    const std::int64_t steps = window_.steps();
+    nlohmann::json record = window_.take(hierarchy_);
+    record["type"] = "step";
+    record["step"] = step_;
+    record["epoch"] = *epoch_ + 1;
+    record["student_steps"] = std::max<std::int64_t>(0, std::min(steps, step_ - student_wait_steps_));
+    append_json_line(metrics_path(), record);
+    const std::string& finest = hierarchy_.level(hierarchy_.num_levels() - 1).name;
+    spdlog::info("{}: step {} teacher_loss={:.4f} mask[{}]={:.3f}{}", name_, step_, record["teacher_loss"].get<double>(), finest,
+                 record["mask_ratio"][finest].get<double>(),
+                 record.contains("student_loss")
+                     ? fmt::format(" student_loss={:.4f} h={:+.5f}", record["student_loss"][finest].get<double>(),
+                                   record["mpl_h"][finest].get<double>())
+                     : std::string(" (student waiting)"));
+  }
+
+  void finish_epoch() {
+    if (window_.steps() > 0) log_window();
+    const double train_s = std::chrono::duration<double>(Clock::now() - epoch_started_).count();
+    const std::int64_t completed = *epoch_ + 1;
+    nlohmann::json record = {{"type", "epoch"},
+                             {"epoch", completed},
+                             {"step", step_},
+                             {"images", images_in_epoch_},
+                             {"images_per_s", static_cast<double>(images_in_epoch_) / std::max(train_s, 1e-9)},
+                             {"train_s", train_s}};
+    EfficientNetV2 student =
+        ema_ ? EfficientNetV2(std::dynamic_pointer_cast<EfficientNetV2Impl>(ema_->average())) : student_;
+    std::string summary;
+    if (eval_set_) {
+      const auto result = evaluate_model(student, *eval_set_, eval_batch_size_, device_);
+      record["eval"] = result.to_json();
+      const auto teacher = evaluate_model(teacher_, *eval_set_, eval_batch_size_, device_);
+      record["teacher_eval"] = teacher.to_json();
+      summary = fmt::format(" student acc[fine]={:.4f} score={:.4f}, teacher acc[fine]={:.4f} score={:.4f}",
+                            result.argmax.levels.back().accuracy, result.argmax.airush_score,
+                            teacher.argmax.levels.back().accuracy, teacher.argmax.airush_score);
+    }
+    append_json_line(metrics_path(), record);
+    last_record_ = record;
+    completed_epochs_ = completed;
+
+    CheckpointMeta meta;
+    meta.options = options_;
+    meta.hierarchy_yaml = hierarchy_.to_yaml();
+    meta.preprocessing = preprocessing_;
+    meta.fingerprint = fingerprint_;
+    meta.step = step_;
+    meta.epoch = completed;
+    meta.metrics = record;
+    save_checkpoint(teacher_path().string(), meta, {teacher_, EfficientNetV2(nullptr), teacher_optimizer_.get()});
+    // last.pt last: its presence with every epoch marks the run finished.
+    save_checkpoint(last_path().string(), meta, {student_, ema_ ? student : EfficientNetV2(nullptr), student_optimizer_.get()});
+    spdlog::info("{}: epoch {}/{} step {} {:.0f} img/s{}", name_, completed, epochs_, step_,
+                 record["images_per_s"].get<double>(), summary);
+    images_in_epoch_ = 0;
+    epoch_.reset();
+  }
+
+  std::string name_;
+  Hierarchy hierarchy_;
+  fs::path out_dir_;
+  torch::Device device_;
+  std::int64_t epochs_;
+  std::vector<double> level_weights_;
+  double label_smoothing_;
+  double uda_weight_;
+  std::int64_t uda_ramp_steps_;
+  UdaConsistencyOptions uda_;
+  PseudoLabelTargets pseudo_labels_;
+  double pseudo_temperature_;
+  MplFeedback feedback_;
+  std::int64_t student_wait_steps_;
+  double clip_grad_norm_;
+  int eval_batch_size_;
+  std::int64_t log_every_;
+  std::string fingerprint_;
+  std::int64_t steps_per_epoch_ = 0;
+  EvalPreprocessing preprocessing_;
+  EfficientNetV2Options options_{"", {}};
+  EfficientNetV2 teacher_{nullptr};
+  EfficientNetV2 student_{nullptr};
+  std::optional<ExponentialMovingAverage> ema_;
+  std::unique_ptr<torch::optim::Optimizer> teacher_optimizer_;
+  std::unique_ptr<torch::optim::Optimizer> student_optimizer_;
+  ScheduleConfig teacher_schedule_;
+  ScheduleConfig student_schedule_;
+  std::optional<EvalSet> eval_set_;
+
+  std::int64_t step_ = 0;
+  std::int64_t completed_epochs_ = 0;
+  std::optional<std::int64_t> epoch_;
+  Clock::time_point epoch_started_;
+  std::int64_t images_in_epoch_ = 0;
+  TermWindow window_;
+  nlohmann::json last_record_;
+};
+
+SEMIFLOW_REGISTER_NODE(MplTrain);
+
+}  // namespace
+}  // namespace semiflow::nodes
