@@ -3,10 +3,17 @@
 #include "datasets/hierarchy.h"
 #include "models/efficientnet_v2_arch.h"
 #include "models/model_summary.h"
+#include "models/torchvision_import.h"
+#include "nodes/checkpoint.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <torch/optim/sgd.h>
+#include <torch/serialize.h>
 
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -130,10 +137,79 @@ void add_info(CLI::App& model) {
   });
 }
 
+// Largest |ours - theirs| / max|theirs| over one logits tensor.
+double relative_difference(const torch::Tensor& ours, const torch::Tensor& theirs) {
+  return ((ours - theirs).abs().max() / theirs.abs().max().clamp_min(1e-12)).item<double>();
+}
+
+void add_import(CLI::App& model) {
+  struct Args {
+    std::string from = "torchvision";
+    std::string file, arch, hierarchy, out, reference;
+    std::vector<std::int64_t> classes;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = model.add_subcommand("import", "Load a torchvision EfficientNetV2 state_dict into a semiflow checkpoint with new heads");
+  cmd->add_option("--from", args->from, "Where the weights come from")->check(CLI::IsMember({"torchvision"}))->capture_default_str();
+  cmd->add_option("file", args->file, "state_dict saved with torch.save(dict(model.state_dict()), FILE)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--arch", args->arch, "Architecture of the file: s, m or l")->required()->check(CLI::IsMember({"s", "m", "l"}));
+  auto* hierarchy = cmd->add_option("--hierarchy", args->hierarchy, "Hierarchy YAML: one new head per level")->check(CLI::ExistingFile);
+  auto* classes = cmd->add_option("--classes", args->classes, "Classes per level instead (1000 keeps torchvision's head)")
+                      ->check(CLI::PositiveNumber);
+  hierarchy->excludes(classes);
+  cmd->add_option("--out", args->out, "Checkpoint to write (usable as train's init_checkpoint, eval, predict)")->required();
+  cmd->add_option("--reference", args->reference,
+                  "torch.save'd {'input': x, 'logits': y} from torchvision: check our logits on x match y (1e-4 relative)")
+      ->check(CLI::ExistingFile);
+  cmd->callback([args] {
+    Hierarchy hierarchy;
+    std::vector<std::int64_t> classes;
+    if (!args->hierarchy.empty()) {
+      hierarchy = Hierarchy::load(args->hierarchy);
+      for (int c : hierarchy.classes_per_level()) classes.push_back(c);
+    } else if (args->classes.size() == 1) {
+      hierarchy = Hierarchy::flat(static_cast<int>(args->classes[0]));
+      classes = args->classes;
+    } else {
+      throw std::invalid_argument("model import: give --hierarchy FILE (one head per level) or --classes N (one head)");
+    }
+    EfficientNetV2 model(EfficientNetV2Options(args->arch, classes));
+    const WeightImport imported = import_torchvision_weights(model, args->file);
+    model->eval();
+    fmt::print("imported {} tensors from {}{}\n", imported.tensors, args->file,
+               imported.classifier ? " (with its classifier)" : fmt::format(" (new heads; ignored {})", fmt::join(imported.ignored, ", ")));
+    if (!args->reference.empty()) {
+      std::ifstream file(args->reference, std::ios::binary);
+      const std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+      const auto reference = torch::pickle_load(bytes).toGenericDict();
+      if (!imported.classifier) throw std::invalid_argument("--reference needs --classes 1000 (torchvision's own head)");
+      torch::NoGradGuard no_grad;
+      const auto logits = model->forward(reference.at("input").toTensor())[0];
+      const double difference = relative_difference(logits, reference.at("logits").toTensor());
+      fmt::print("logits vs torchvision: max relative difference {:.3g} (limit 1e-4)\n", difference);
+      if (!(difference <= 1e-4)) throw std::runtime_error("the imported model's logits differ from torchvision's");
+    }
+    CheckpointMeta meta;
+    meta.options = model->options;
+    meta.hierarchy_yaml = hierarchy.to_yaml();
+    meta.preprocessing.channels = 3;
+    meta.preprocessing.mean = {0.485, 0.456, 0.406};  // torchvision's ImageNet normalization
+    meta.preprocessing.std = {0.229, 0.224, 0.225};
+    // A checkpoint carries an optimizer state; an imported model has none yet.
+    torch::optim::SGD no_steps_yet(model->parameters(), torch::optim::SGDOptions(0.0));
+    TrainingState state;
+    state.model = model;
+    state.optimizer = &no_steps_yet;
+    save_checkpoint(args->out, meta, state);
+    fmt::print("wrote {}\n", args->out);
+  });
+}
+
 void install(CLI::App& app) {
-  auto* model = app.add_subcommand("model", "Describe models");
+  auto* model = app.add_subcommand("model", "Describe and import models");
   model->require_subcommand(1);
   add_info(*model);
+  add_import(*model);
 }
 
 }  // namespace

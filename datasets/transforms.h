@@ -49,6 +49,12 @@ class Rng {
   std::uint64_t state_;
 };
 
+// Fisher-Yates with Rng, so an order depends on the seed only (std::shuffle's is unspecified).
+template <class T>
+void shuffle_in_place(std::vector<T>& items, Rng& rng) {
+  for (std::size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[rng.below(i)]);
+}
+
 // Sets the image's shape, reusing its pixel storage: no allocation once it has grown to size.
 void reshape_image(Image& image, int width, int height, int channels);
 

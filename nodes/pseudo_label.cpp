@@ -222,7 +222,7 @@ class PseudoLabel : public Node {
       labeled_order_.resize(labeled_->rows.size());
       for (std::size_t i = 0; i < labeled_order_.size(); ++i) labeled_order_[i] = i;
       Rng rng = Rng::for_item(seed_, labeled_pass_++, 1);
-      for (std::size_t i = labeled_order_.size(); i > 1; --i) std::swap(labeled_order_[i - 1], labeled_order_[rng.below(i)]);
+      shuffle_in_place(labeled_order_, rng);
       labeled_position_ = 0;
     }
     const ManifestRow& row = labeled_->rows[labeled_order_[labeled_position_++]];
@@ -245,7 +245,7 @@ class PseudoLabel : public Node {
     emitted_in_epoch_ = 0;
     if (!shuffle_) return;
     Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(epoch_), 0);
-    for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
+    shuffle_in_place(order_, rng);
   }
 
   Hierarchy hierarchy_;

@@ -79,7 +79,7 @@ class Source : public Node {
     position_ = 0;
     if (!shuffle_) return;
     Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(epoch_), ~std::uint64_t{0});
-    for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
+    shuffle_in_place(order_, rng);
   }
 
   std::int64_t epochs_;

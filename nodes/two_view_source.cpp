@@ -25,7 +25,7 @@ using namespace semiflow::graph;
 std::vector<std::size_t> shuffled(std::size_t count, Rng rng) {
   std::vector<std::size_t> order(count);
   for (std::size_t i = 0; i < count; ++i) order[i] = i;
-  for (std::size_t i = count; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  shuffle_in_place(order, rng);
   return order;
 }
 
