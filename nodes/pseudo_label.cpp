@@ -14,6 +14,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/labeled_cycle.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -91,6 +92,7 @@ class PseudoLabel : public Node {
 
   explicit PseudoLabel(const Params& params)
       : hierarchy_(Hierarchy::load(params.get_path("hierarchy").string())),
+        classes_(hierarchy_.classes_per_level()),
         ratio_(params.get_float("unlabeled_ratio")),
         epochs_(params.get_int("epochs")),
         shuffle_(params.get_bool("shuffle")),
@@ -110,7 +112,7 @@ class PseudoLabel : public Node {
     reader_ = std::make_unique<PseudoLabelCacheReader>(cache_path);
     check_cache_matches(cache_path, manifest_path);
     if (!params.get_string("labeled_manifest").empty())
-      labeled_.emplace(load_manifest(params.get_path("labeled_manifest").string(), &hierarchy_));
+      labeled_.emplace(load_manifest(params.get_path("labeled_manifest").string(), &hierarchy_), seed_);
 
     label_all_rows();
     const long per_class = params.get_int("balance_per_class");
@@ -192,7 +194,6 @@ class PseudoLabel : public Node {
   Samples pseudo_samples(const std::vector<long>& rows) {
     const CacheRows cached = reader_->read_rows(rows);
     const PseudoLabels labels = make_pseudo_labels(cached.probabilities, hierarchy_, options_);
-    const auto classes = hierarchy_.classes_per_level();
     Samples samples(rows.size());
     for (std::size_t k = 0; k < rows.size(); ++k) {
       Sample& s = samples[k];
@@ -201,16 +202,16 @@ class PseudoLabel : public Node {
       // the position in the epoch's stream, not the manifest row.
       s.index = emitted_in_epoch_++;
       s.epoch = epoch_;
-      s.labels.assign(classes.size(), -1);
-      s.soft_targets.resize(classes.size());
-      for (std::size_t level = 0; level < classes.size(); ++level) {
+      s.labels.assign(classes_.size(), -1);
+      s.soft_targets.resize(classes_.size());
+      for (std::size_t level = 0; level < classes_.size(); ++level) {
         const int label = labels[level].labels[k];
         if (label < 0) continue;
         if (options_.kind == PseudoLabelKind::hard) {
-          s.soft_targets[level] = one_hot(label, classes[level]);
+          s.soft_targets[level] = one_hot(label, classes_[level]);
         } else {
           const float* row = labels[level].targets.row(static_cast<long>(k));
-          s.soft_targets[level].assign(row, row + classes[level]);
+          s.soft_targets[level].assign(row, row + classes_[level]);
         }
       }
     }
@@ -218,23 +219,15 @@ class PseudoLabel : public Node {
   }
 
   Sample next_labeled_sample() {
-    if (labeled_position_ == labeled_order_.size()) {
-      labeled_order_.resize(labeled_->rows.size());
-      for (std::size_t i = 0; i < labeled_order_.size(); ++i) labeled_order_[i] = i;
-      Rng rng = Rng::for_item(seed_, labeled_pass_++, 1);
-      shuffle_in_place(labeled_order_, rng);
-      labeled_position_ = 0;
-    }
-    const ManifestRow& row = labeled_->rows[labeled_order_[labeled_position_++]];
-    const auto classes = hierarchy_.classes_per_level();
+    const ManifestRow& row = labeled_->next();
     Sample s;
-    s.path = labeled_->image_path(row);
+    s.path = labeled_->manifest().image_path(row);
     s.index = emitted_in_epoch_++;
     s.epoch = epoch_;
     s.labels = row.labels;
-    s.soft_targets.resize(classes.size());
-    for (std::size_t level = 0; level < classes.size(); ++level)
-      if (row.labels[level] >= 0) s.soft_targets[level] = one_hot(row.labels[level], classes[level]);
+    s.soft_targets.resize(classes_.size());
+    for (std::size_t level = 0; level < classes_.size(); ++level)
+      if (row.labels[level] >= 0) s.soft_targets[level] = one_hot(row.labels[level], classes_[level]);
     return s;
   }
 
@@ -249,6 +242,7 @@ class PseudoLabel : public Node {
   }
 
   Hierarchy hierarchy_;
+  std::vector<int> classes_;  // per level
   double ratio_;
   std::int64_t epochs_;
   bool shuffle_;
@@ -256,7 +250,7 @@ class PseudoLabel : public Node {
   std::int64_t micro_batch_;
   PseudoLabelOptions options_;
   Manifest unlabeled_;
-  std::optional<Manifest> labeled_;
+  std::optional<LabeledCycle> labeled_;
   std::unique_ptr<PseudoLabelCacheReader> reader_;
   PseudoLabels labels_;
   std::vector<long> pool_;
@@ -267,9 +261,6 @@ class PseudoLabel : public Node {
   std::int64_t epoch_ = 0;
   std::uint64_t emitted_in_epoch_ = 0;
   long labeled_emitted_ = 0;
-  std::vector<std::size_t> labeled_order_;
-  std::size_t labeled_position_ = 0;
-  std::uint64_t labeled_pass_ = 0;
 };
 
 SEMIFLOW_REGISTER_NODE(PseudoLabel);

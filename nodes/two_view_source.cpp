@@ -11,6 +11,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/labeled_cycle.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -48,7 +49,8 @@ class TwoViewSource : public Node {
 
   explicit TwoViewSource(const Params& params)
       : hierarchy_(Hierarchy::load(params.get_path("hierarchy").string())),
-        labeled_(load_manifest(params.get_path("labeled_manifest").string(), &hierarchy_)),
+        labeled_(load_manifest(params.get_path("labeled_manifest").string(), &hierarchy_),
+                 static_cast<std::uint64_t>(params.get_int("seed"))),
         unlabeled_(load_manifest(params.get_path("unlabeled_manifest").string(), nullptr)),
         labeled_per_step_(params.get_int("batch_size")),
         epochs_(params.get_int("epochs")),
@@ -59,7 +61,8 @@ class TwoViewSource : public Node {
     unlabeled_per_step_ = std::llround(ratio * static_cast<double>(labeled_per_step_));
     if (unlabeled_per_step_ < 1)
       throw std::invalid_argument(fmt::format("unlabeled_ratio {} gives no unlabeled image per step of {}", ratio, labeled_per_step_));
-    if (labeled_.rows.empty()) throw std::invalid_argument(fmt::format("{}: no rows", labeled_.source));
+    if (labeled_.manifest().rows.empty())
+      throw std::invalid_argument(fmt::format("{}: no rows", labeled_.manifest().source));
     if (unlabeled_.rows.empty()) throw std::invalid_argument(fmt::format("{}: no rows", unlabeled_.source));
     const auto steps = (static_cast<std::int64_t>(unlabeled_.rows.size()) + unlabeled_per_step_ - 1) / unlabeled_per_step_;
     spdlog::info("{}: {} epochs of {} steps, each {} labeled + {} unlabeled images in two views ({} samples)",
@@ -97,13 +100,9 @@ class TwoViewSource : public Node {
 
  private:
   Sample next_labeled() {
-    if (labeled_position_ == labeled_order_.size()) {
-      labeled_order_ = shuffled(labeled_.rows.size(), Rng::for_item(seed_, labeled_pass_++, 1));
-      labeled_position_ = 0;
-    }
-    const ManifestRow& row = labeled_.rows[labeled_order_[labeled_position_++]];
+    const ManifestRow& row = labeled_.next();
     Sample s;
-    s.path = labeled_.image_path(row);
+    s.path = labeled_.manifest().image_path(row);
     s.index = emitted_in_epoch_++;
     s.epoch = epoch_;
     s.labels = row.labels;
@@ -117,7 +116,7 @@ class TwoViewSource : public Node {
   }
 
   Hierarchy hierarchy_;
-  Manifest labeled_;
+  LabeledCycle labeled_;
   Manifest unlabeled_;
   std::int64_t labeled_per_step_;
   std::int64_t unlabeled_per_step_ = 0;
@@ -128,9 +127,6 @@ class TwoViewSource : public Node {
   std::size_t position_ = 0;
   std::int64_t epoch_ = 0;
   std::uint64_t emitted_in_epoch_ = 0;
-  std::vector<std::size_t> labeled_order_;
-  std::size_t labeled_position_ = 0;
-  std::uint64_t labeled_pass_ = 0;
 };
 
 SEMIFLOW_REGISTER_NODE(TwoViewSource);

@@ -1,0 +1,39 @@
+#pragma once
+// Labeled rows drawn without end, in a fresh seeded order on every pass: how the sources that mix
+// labeled images into an unlabeled stream (pseudo_label, two_view_source) pick them.
+#include "datasets/manifest.h"
+#include "datasets/transforms.h"
+
+#include <cstdint>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+namespace semiflow {
+
+class LabeledCycle {
+ public:
+  LabeledCycle(Manifest manifest, std::uint64_t seed) : manifest_(std::move(manifest)), seed_(seed) {}
+
+  const Manifest& manifest() const { return manifest_; }
+
+  const ManifestRow& next() {
+    if (position_ == order_.size()) {
+      order_.resize(manifest_.rows.size());
+      std::iota(order_.begin(), order_.end(), std::size_t{0});
+      Rng rng = Rng::for_item(seed_, pass_++, 1);
+      shuffle_in_place(order_, rng);
+      position_ = 0;
+    }
+    return manifest_.rows[order_[position_++]];
+  }
+
+ private:
+  Manifest manifest_;
+  std::uint64_t seed_;
+  std::vector<std::size_t> order_;
+  std::size_t position_ = 0;
+  std::uint64_t pass_ = 0;
+};
+
+}  // namespace semiflow
