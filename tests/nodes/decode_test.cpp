@@ -11,8 +11,9 @@ using semiflow::testing::collected;
 using semiflow::testing::run_yaml;
 
 namespace {
-std::string decode_yaml(const std::string& on_bad) {
-  return "nodes:\n  - {name: src, type: source, manifest: unlabeled.csv, shuffle: false, micro_batch: 2}\n"
+std::string decode_yaml(const std::string& on_bad, int micro_batch = 2) {
+  return "nodes:\n  - {name: src, type: source, manifest: unlabeled.csv, shuffle: false, micro_batch: " +
+         std::to_string(micro_batch) + "}\n"
          "  - {name: dec, type: decode, input: src, on_bad: " + on_bad + "}\n  - {name: sink, type: collect, input: dec}\n";
 }
 }  // namespace
@@ -43,8 +44,9 @@ TEST_CASE("decode skips and counts bad files, or fails naming the file", "[decod
     for (const auto& s : item.get<Samples>()) rows.push_back(s.index);
   CHECK(rows == std::vector<std::uint64_t>{0, 3, 4});
 
+  // Both bad files in one micro-batch, so the first one stops the run whatever the thread timing.
   try {
-    run_yaml(decode_yaml("fail"), dir.path().string());
+    run_yaml(decode_yaml("fail", 5), dir.path().string());
     FAIL("expected the run to stop");
   } catch (const graph::NodeFailure& failure) {
     CHECK(failure.node() == "dec");
