@@ -299,6 +299,7 @@ CacheHeader CacheHeader::for_hierarchy(const Hierarchy& hierarchy) {
   CacheHeader header;
   for (const auto& level : hierarchy.levels()) header.level_names.push_back(level.name);
   header.classes_per_level = hierarchy.classes_per_level();
+  header.semiflow_version = SEMIFLOW_VERSION;
   return header;
 }
 

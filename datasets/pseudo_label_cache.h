@@ -40,7 +40,7 @@ struct CacheHeader {
   long rows_expected = 0;
   std::string semiflow_version;
 
-  // Level names and class counts from a hierarchy.
+  // Level names and class counts from a hierarchy, stamped with this build's semiflow version.
   static CacheHeader for_hierarchy(const Hierarchy& hierarchy);
 };
 

@@ -55,6 +55,7 @@ TEST_CASE("teacher_inference: writes a complete cache, then is up to date until 
   CHECK(first.reports["teacher"]["inferred_rows"] == 16);
   CHECK_FALSE(fs::exists(dir.file("pl.h5.partial")));
   CHECK(verify_cache(dir.file("pl.h5")).empty());
+  CHECK_FALSE(read_cache_info(dir.file("pl.h5")).header.semiflow_version.empty());
   const PseudoLabelCacheReader reader(dir.file("pl.h5"));
   REQUIRE(reader.rows() == 16);
   const auto rows = reader.read_range(0, 16);
