@@ -228,6 +228,7 @@ void EfficientNetV2Impl::reset() {
     if (auto* conv = module->as<torch::nn::Conv2d>()) {
       torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut);
       if (conv->bias.defined()) conv->bias.zero_();
+      if (options.channels_last()) conv->weight.set_data(conv->weight.contiguous(torch::MemoryFormat::ChannelsLast));
     } else if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
       bn->weight.fill_(1.0);
       bn->bias.zero_();
@@ -244,7 +245,7 @@ std::vector<torch::Tensor> EfficientNetV2Impl::forward(const torch::Tensor& imag
               options.in_channels(), ", H, W], got ", images.sizes());
   std::map<std::int64_t, torch::Tensor> pooled;  // tapped feature index -> dropout(pooled features)
   for (auto tap : head_taps_) pooled.emplace(tap, torch::Tensor());
-  auto x = images;
+  auto x = options.channels_last() ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
   auto& dropout = dropout_module();
   for (std::size_t index = 0; index < features_->size(); ++index) {
     const auto& module = features_[index];

@@ -205,6 +205,30 @@ TEST_CASE("clone gives an independent copy with the same function", "[efficientn
   CHECK(model->named_parameters()["classifier.1.weight"].abs().sum().item<double>() > 0.0);
 }
 
+TEST_CASE("NHWC (the default) and NCHW layouts compute the same logits and gradients", "[efficientnet_v2]") {
+  torch::manual_seed(0);
+  EfficientNetV2 nhwc(EfficientNetV2Options("nano", kThreeLevels));
+  torch::manual_seed(0);
+  EfficientNetV2 nchw(EfficientNetV2Options("nano", kThreeLevels).channels_last(false));
+  CHECK(nhwc->named_parameters()["features.0.0.weight"].is_contiguous(torch::MemoryFormat::ChannelsLast));
+  CHECK(nchw->named_parameters()["features.0.0.weight"].is_contiguous());
+  const auto images = torch::randn({4, 3, 32, 32});
+  // Training mode: the same seed gives both the same dropout and stochastic-depth masks.
+  torch::manual_seed(1);
+  const auto a = nhwc->forward(images);
+  torch::manual_seed(1);
+  const auto b = nchw->forward(images);
+  for (std::size_t l = 0; l < a.size(); ++l) CHECK(torch::allclose(a[l], b[l], 1e-4, 1e-5));
+  (a[2].square().sum()).backward();
+  (b[2].square().sum()).backward();
+  const auto grad_a = nhwc->named_parameters()["features.0.0.weight"].grad();
+  const auto grad_b = nchw->named_parameters()["features.0.0.weight"].grad();
+  INFO("max gradient difference " << (grad_a - grad_b).abs().max().item<double>() << " of max "
+                                   << grad_b.abs().max().item<double>());
+  // Summation order differs between the layouts: compare against the gradient's scale.
+  CHECK((grad_a - grad_b).abs().max().item<double>() <= 1e-4 * grad_b.abs().max().item<double>());
+}
+
 TEST_CASE("bad options are refused with a message saying what to change", "[efficientnet_v2]") {
   CHECK_THROWS_WITH(EfficientNetV2(EfficientNetV2Options("nano", {})), Catch::Contains("classes_per_level is empty"));
   CHECK_THROWS_WITH(EfficientNetV2(EfficientNetV2Options("nano", {2, 0})), Catch::Contains("level 1 has 0 classes"));

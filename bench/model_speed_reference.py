@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""PyTorch-Python reference for semiflow_bench_model_speed: the same EfficientNetV2 variant
+(torchvision's builder with semiflow's stage table scaled by width/depth), batch, input size,
+thread count and SGD step, timed the same way (alternating train/inference rounds, medians).
+Prints one JSON object. Run by the C++ benchmark; usable alone for checking."""
+import argparse
+import json
+import math
+import statistics
+import time
+
+import torch
+from torchvision.models.efficientnet import EfficientNet, FusedMBConvConfig, MBConvConfig, _make_divisible
+from functools import partial
+
+# EfficientNetV2-S (torchvision): block, expansion, kernel, stride, in, out, layers.
+S_STAGES = [
+    ("fused", 1, 3, 1, 24, 24, 2),
+    ("fused", 4, 3, 2, 24, 48, 4),
+    ("fused", 4, 3, 2, 48, 64, 4),
+    ("mb", 4, 3, 2, 64, 128, 6),
+    ("mb", 6, 3, 1, 128, 160, 9),
+    ("mb", 6, 3, 2, 160, 256, 15),
+]
+# semiflow's named variants of S that the reference can build (models/efficientnet_v2_arch.cpp).
+VARIANTS = {"tiny": (0.25, 0.25, 0.2), "s": (1.0, 1.0, 0.2)}
+
+
+def build(arch, classes):
+    width, depth, dropout = VARIANTS[arch]
+    setting = []
+    for block, expand, kernel, stride, cin, cout, layers in S_STAGES:
+        cin, cout = _make_divisible(cin * width, 8), _make_divisible(cout * width, 8)
+        layers = int(math.ceil(layers * depth))
+        if block == "fused":
+            setting.append(FusedMBConvConfig(expand, kernel, stride, cin, cout, layers))
+        else:
+            setting.append(MBConvConfig(expand, kernel, stride, cin, cout, layers))
+    norm = partial(torch.nn.BatchNorm2d, eps=1e-3)
+    return EfficientNet(setting, dropout, stochastic_depth_prob=0.2, num_classes=classes, norm_layer=norm,
+                        last_channel=_make_divisible(1280 * width, 8))
+
+
+def images_per_second(batch, steps, step):
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--arch", default="tiny", choices=sorted(VARIANTS))
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--channels-last", action="store_true", help="NHWC weights and input (not the default)")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = build(args.arch, args.classes)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    images = torch.randn(args.batch, 3, args.image_size, args.image_size)
+    labels = torch.randint(args.classes, (args.batch,))
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+
+    def train_step():
+        model.train()
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(images), labels, ignore_index=-1).backward()
+        optimizer.step()
+
+    def inference_step():
+        model.eval()
+        with torch.no_grad():
+            model(images)
+
+    train_step()
+    inference_step()
+    train, inference = [], []
+    for _ in range(args.rounds):
+        train.append(images_per_second(args.batch, args.steps, train_step))
+        inference.append(images_per_second(args.batch, args.steps, inference_step))
+    print(json.dumps({
+        "params": sum(p.numel() for p in model.parameters()),
+        "torch": torch.__version__,
+        "train_images_per_s": statistics.median(train),
+        "inference_images_per_s": statistics.median(inference),
+    }))
+
+
+if __name__ == "__main__":
+    main()
