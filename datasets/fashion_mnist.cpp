@@ -88,9 +88,10 @@ FashionMnistSplit import_fashion_mnist(const FashionMnistOptions& options, const
   const auto train_paths = write_images(train, out_dir, "train", options.jpeg_quality);
   const auto test_paths = write_images(test, out_dir, "test", options.jpeg_quality);
 
-  std::vector<ManifestRow> labeled, unlabeled, unlabeled_truth, test_rows;
+  std::vector<ManifestRow> labeled, unlabeled, unlabeled_truth, train_all, test_rows;
   for (int i = 0; i < train.labels.dims[0]; ++i) {
     ManifestRow row{train_paths[i], hierarchy.path_to(fine, train.labels.data[i]), 0};
+    train_all.push_back(row);
     if (is_labeled[i]) {
       labeled.push_back(row);
     } else {
@@ -117,6 +118,7 @@ FashionMnistSplit import_fashion_mnist(const FashionMnistOptions& options, const
   save_manifest((out_dir / "labeled.csv").string(), labeled, &hierarchy);
   save_manifest((out_dir / "unlabeled.csv").string(), unlabeled, nullptr);
   save_manifest((out_dir / "unlabeled_truth.csv").string(), unlabeled_truth, &hierarchy);
+  save_manifest((out_dir / "train_all.csv").string(), train_all, &hierarchy);
   save_manifest((out_dir / "test.csv").string(), test_rows, &hierarchy);
   hierarchy.save((out_dir / "hierarchy.yaml").string());
   return {labeled.size(), unlabeled.size(), test_rows.size(), partial};

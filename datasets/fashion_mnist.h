@@ -26,7 +26,8 @@ struct FashionMnistSplit {
 };
 
 // Writes images/{train,test}/NNNNN.jpg, labeled.csv, unlabeled.csv (paths only),
-// unlabeled_truth.csv (their labels, for analysis only), test.csv and hierarchy.yaml.
+// unlabeled_truth.csv (their labels, for analysis only), train_all.csv (every training image
+// labeled: the all-labels upper bound), test.csv and hierarchy.yaml.
 // The hierarchy's finest level must list the 10 classes in Fashion-MNIST label order.
 FashionMnistSplit import_fashion_mnist(const FashionMnistOptions& options, const Hierarchy& hierarchy);
 

@@ -64,6 +64,9 @@ TEST_CASE("Fashion-MNIST import writes a stratified, seeded split", "[fashion_mn
   for (const auto& row : labeled.rows) labeled_paths.insert(row.path);
   for (const auto& row : unlabeled.rows) CHECK(labeled_paths.count(row.path) == 0);
   CHECK(load_manifest(dir.file("out/test.csv"), &h).rows.size() == 20);
+  const auto all = load_manifest(dir.file("out/train_all.csv"), &h);
+  REQUIRE(all.rows.size() == labeled.rows.size() + unlabeled.rows.size());
+  CHECK(all.class_counts(2, 10) == std::vector<long>(10, 6));
   CHECK(Hierarchy::load(dir.file("out/hierarchy.yaml")).classes_per_level() == std::vector<int>{2, 6, 10});
 
   SECTION("the same seed gives the same split, another seed another") {
