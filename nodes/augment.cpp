@@ -3,6 +3,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/stage_schedule.h"
 
 #include <fmt/format.h>
 
@@ -32,7 +33,7 @@ class Augment : public Node {
                "transforms in order, each 'op key=value ...', e.g. [random_resized_crop size=32, hflip p=0.5, rand_augment n=2 m=9]")
         .param("seed", 0, "run seed; each image's randomness depends on (seed, epoch, manifest row) only")
         .param("stage_epochs", std::vector<double>{},
-               "progressive learning: first epoch of each stage after the first, e.g. [10, 20, 30]")
+               "progressive learning: first epoch of each stage after the first, e.g. [10, 20, 30] (as mix's)")
         .param("stage_overrides", std::vector<std::string>{},
                "per stage (one more than stage_epochs), 'op.param=value ...', e.g. 'random_resized_crop.size=24 rand_augment.m=7'")
         .param("strong_ops", std::vector<std::string>{},
@@ -40,22 +41,16 @@ class Augment : public Node {
         .parallel("each image is transformed independently with its own random stream");
   }
 
-  explicit Augment(const Params& params) : seed_(static_cast<std::uint64_t>(params.get_int("seed"))) {
+  explicit Augment(const Params& params)
+      : seed_(static_cast<std::uint64_t>(params.get_int("seed"))), schedule_(params.get_numbers("stage_epochs")) {
     if (!params.get_strings("strong_ops").empty()) strong_.emplace(parse_ops(params.get_strings("strong_ops")));
     const TransformPipeline base(parse_ops(params.get_strings("ops")));
     const auto& overrides = params.get_strings("stage_overrides");
-    const auto& starts = params.get_numbers("stage_epochs");
-    if (overrides.empty() && starts.empty()) {
+    if (overrides.empty() && schedule_.stages() == 1) {
       stages_.push_back(base);
       return;
     }
-    if (overrides.size() != starts.size() + 1)
-      throw std::invalid_argument(fmt::format("stage_overrides needs one entry per stage: {} stage_epochs give {} stages, got {}",
-                                              starts.size(), starts.size() + 1, overrides.size()));
-    for (std::size_t i = 0; i < starts.size(); ++i) {
-      if (i > 0 && starts[i] <= starts[i - 1]) throw std::invalid_argument("stage_epochs must increase");
-      stage_starts_.push_back(static_cast<std::int64_t>(starts[i]));
-    }
+    schedule_.require_per_stage(overrides.size(), "stage_overrides");
     for (const auto& text : overrides) stages_.push_back(base.with_overrides(parse_overrides(text)));
   }
 
@@ -63,7 +58,7 @@ class Augment : public Node {
     thread_local Image scratch;
     for (auto& sample : in[0].get<Samples>()) {
       Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(sample.epoch), sample.index);
-      const TransformPipeline& pipeline = strong_ && sample.view == kStrongView ? *strong_ : stage_of(sample.epoch);
+      const TransformPipeline& pipeline = strong_ && sample.view == kStrongView ? *strong_ : stages_[schedule_.stage_of(sample.epoch)];
       pipeline.apply(sample.image, scratch, rng);
     }
     out.emit(std::move(in[0]));
@@ -84,14 +79,8 @@ class Augment : public Node {
     return overrides;
   }
 
-  const TransformPipeline& stage_of(std::int64_t epoch) const {
-    std::size_t stage = 0;
-    while (stage < stage_starts_.size() && epoch >= stage_starts_[stage]) ++stage;
-    return stages_[stage];
-  }
-
   std::uint64_t seed_;
-  std::vector<std::int64_t> stage_starts_;
+  StageSchedule schedule_;
   std::vector<TransformPipeline> stages_;
   std::optional<TransformPipeline> strong_;
 };

@@ -5,6 +5,7 @@
 #include "datasets/transforms.h"
 #include "graph/node.h"
 #include "nodes/batch.h"
+#include "nodes/stage_schedule.h"
 
 #include <torch/torch.h>
 
@@ -46,24 +47,29 @@ class Mix : public Node {
         .param("prob", 1.0, "probability that a batch is mixed")
         .param("switch_prob", 0.5, "with both enabled, probability of CutMix rather than MixUp")
         .param("start_epoch", 0, "first epoch that is mixed (mixing from the start tends to overfit less late)")
+        .param("stage_epochs", std::vector<double>{},
+               "progressive learning: first epoch of each stage after the first (as augment's)")
+        .param("mixup_alpha_stages", std::vector<double>{}, "per stage (one more than stage_epochs), mixup_alpha; empty: mixup_alpha")
+        .param("cutmix_alpha_stages", std::vector<double>{}, "per stage, cutmix_alpha; empty: cutmix_alpha")
         .param("seed", 0, "run seed; a batch's draw depends on (seed, epoch, its first manifest row)")
         .parallel("each batch is mixed independently with its own random stream");
   }
 
   explicit Mix(const Params& params)
       : classes_(Hierarchy::load(params.get_path("hierarchy").string()).classes_per_level()),
-        mixup_alpha_(params.get_float("mixup_alpha")),
-        cutmix_alpha_(params.get_float("cutmix_alpha")),
+        schedule_(params.get_numbers("stage_epochs")),
+        mixup_alphas_(per_stage(params, "mixup_alpha")),
+        cutmix_alphas_(per_stage(params, "cutmix_alpha")),
         prob_(params.get_float("prob")),
         switch_prob_(params.get_float("switch_prob")),
         start_epoch_(params.get_int("start_epoch")),
-        seed_(static_cast<std::uint64_t>(params.get_int("seed"))) {
-    if (mixup_alpha_ < 0 || cutmix_alpha_ < 0) throw std::invalid_argument("mixup_alpha and cutmix_alpha must be >= 0");
-  }
+        seed_(static_cast<std::uint64_t>(params.get_int("seed"))) {}
 
   void process(Inputs& in, Emitter& out) override {
     auto& batch = in[0].get<Batch>();
-    const bool enabled = mixup_alpha_ > 0 || cutmix_alpha_ > 0;
+    const std::size_t stage = schedule_.stage_of(batch.epoch);
+    const double mixup_alpha = mixup_alphas_[stage], cutmix_alpha = cutmix_alphas_[stage];
+    const bool enabled = mixup_alpha > 0 || cutmix_alpha > 0;
     if (!enabled || batch.epoch < start_epoch_ || batch.size() < 2 || (batch.labels.empty() && batch.soft_targets.empty())) {
       out.emit(std::move(in[0]));
       return;
@@ -73,11 +79,24 @@ class Mix : public Node {
       out.emit(std::move(in[0]));
       return;
     }
-    const bool use_cutmix = cutmix_alpha_ > 0 && (mixup_alpha_ <= 0 || rng.bernoulli(switch_prob_));
-    double lam = sample_beta(use_cutmix ? cutmix_alpha_ : mixup_alpha_, rng);
+    const bool use_cutmix = cutmix_alpha > 0 && (mixup_alpha <= 0 || rng.bernoulli(switch_prob_));
+    double lam = sample_beta(use_cutmix ? cutmix_alpha : mixup_alpha, rng);
     lam = use_cutmix ? mix_cutmix(batch.images, lam, rng) : mix_mixup(batch.images, lam);
     mix_targets(batch, lam);
     out.emit(std::move(in[0]));
+  }
+
+  // The alpha of every stage: `<name>_stages`, or `<name>` in each.
+  std::vector<double> per_stage(const Params& params, const std::string& name) const {
+    auto alphas = params.get_numbers(name + "_stages");
+    if (alphas.empty()) {
+      alphas.assign(schedule_.stages(), params.get_float(name));
+    } else {
+      schedule_.require_per_stage(alphas.size(), name + "_stages");
+    }
+    for (const double alpha : alphas)
+      if (alpha < 0) throw std::invalid_argument(name + " must be >= 0");
+    return alphas;
   }
 
   // Pairs image i with image N-1-i (the batch reversed), as timm does.
@@ -116,7 +135,9 @@ class Mix : public Node {
 
  private:
   std::vector<int> classes_;
-  double mixup_alpha_, cutmix_alpha_, prob_, switch_prob_;
+  StageSchedule schedule_;
+  std::vector<double> mixup_alphas_, cutmix_alphas_;  // per stage
+  double prob_, switch_prob_;
   std::int64_t start_epoch_;
   std::uint64_t seed_;
 };

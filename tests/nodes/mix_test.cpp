@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <map>
 #include <torch/torch.h>
 
 using namespace semiflow;
@@ -65,4 +66,35 @@ TEST_CASE("mix leaves batches alone before start_epoch", "[mix]") {
   const auto& batch = mixed_batch(dir.path().string(), "mixup_alpha: 0.4, start_epoch: 1");
   CHECK(batch.soft_targets.empty());
   CHECK(batch.images[3][0][0][0].item<float>() == Approx(24.0 / 255).margin(1.5 / 255));
+}
+
+TEST_CASE("mix alphas follow progressive-learning stages", "[mix]") {
+  semiflow::testing::TempDir dir;
+  semiflow::testing::write_tiny_dataset(dir.path().string(), 4, 4);
+  run_yaml("nodes:\n  - {name: src, type: source, manifest: labeled.csv, hierarchy: hierarchy.yaml, shuffle: false, epochs: 3}\n"
+           "  - {name: dec, type: decode, input: src}\n"
+           "  - {name: bat, type: batch, input: dec, batch_size: 4, mean: [0, 0, 0], std: [1, 1, 1]}\n"
+           "  - {name: mix, type: mix, input: bat, hierarchy: hierarchy.yaml, stage_epochs: [1, 2],\n"
+           "     mixup_alpha_stages: [0, 0, 0.4], cutmix_alpha_stages: [0, 1.0, 0]}\n"
+           "  - {name: sink, type: collect, input: mix}\n",
+           dir.path().string());
+  std::map<std::int64_t, const Batch*> by_epoch;
+  for (auto& item : collected("sink")) by_epoch[item.get<Batch>().epoch] = &item.get<Batch>();
+  REQUIRE(by_epoch.size() == 3);
+  CHECK(by_epoch[0]->soft_targets.empty());  // stage 0: both alphas 0
+  REQUIRE(by_epoch[1]->soft_targets.size() == 2);
+  // Stage 1 is CutMix: image 3 keeps only its own value or image 0's, never a blend.
+  const auto image3 = by_epoch[1]->images[3];
+  CHECK(image3.lt(4.0 / 255).logical_or(image3.gt(20.0 / 255)).all().item<bool>());
+  REQUIRE(by_epoch[2]->soft_targets.size() == 2);  // stage 2: MixUp blends every pixel alike
+  const auto blended = by_epoch[2]->images[3];
+  const double lam = blended.mean().item<double>() / (24.0 / 255);
+  CHECK((blended - blended.mean()).abs().max().item<double>() < 3.0 / 255);
+  CHECK(by_epoch[2]->soft_targets[1][3][3].item<float>() == Approx(lam).margin(0.02));  // b2, image 3's own
+  CHECK_THROWS_WITH(run_yaml("nodes:\n  - {name: src, type: source, manifest: labeled.csv, hierarchy: hierarchy.yaml}\n"
+                             "  - {name: dec, type: decode, input: src}\n  - {name: bat, type: batch, input: dec, batch_size: 4}\n"
+                             "  - {name: mix, type: mix, input: bat, hierarchy: hierarchy.yaml, stage_epochs: [1], mixup_alpha_stages: [0.2]}\n"
+                             "  - {name: sink, type: collect, input: mix}\n",
+                             dir.path().string()),
+                    Catch::Contains("mixup_alpha_stages needs one entry per stage"));
 }
