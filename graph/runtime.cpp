@@ -589,6 +589,7 @@ RunResult Engine::run() {
   }
   build();
   start_ns_ = now_ns();
+  for (auto& node : nodes_) node->counters.idle_since_ns = start_ns_;
   if (all_sinks_up_to_date()) {
     graph_.wait_for_all();  // building queued forwarding tasks; they must finish before the nodes die
     RunResult result;
@@ -597,7 +598,6 @@ RunResult Engine::run() {
     result.stats = snapshot();
     return result;
   }
-  for (auto& node : nodes_) node->counters.idle_since_ns = start_ns_;
 
   // The monitor reports progress and turns a stop request into a prompt cancel of the graph.
   std::mutex monitor_mutex;

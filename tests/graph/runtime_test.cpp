@@ -425,4 +425,5 @@ TEST_CASE("a graph whose sinks are all up to date is skipped; reports come back 
 )"));
   CHECK(skipped.skipped);  // the source would have failed had it started
   CHECK(skipped.reports["a"]["seen"] == 0);
+  for (const auto& node : skipped.stats.nodes) CHECK(node.waiting_s < 1.0);  // nothing ran, nothing waited
 }
