@@ -22,11 +22,11 @@ done
 small=(--set rounds=1
        --set teacher.labeled.epochs=2 --set teacher.train.epochs=2 --set teacher.train.eval_every=1
        --set student.mixed.epochs=1 --set student.train.epochs=1 --set student.mixed.balance_per_class=10
-       --set student.train.steps_per_epoch=1)
+       --set student.train.steps_per_epoch=1 --set finetune.labeled.epochs=1 --set finetune.train.epochs=1)
 "$cli" run "$work/configs/ns.yaml" --out "$work/run" --progress 0 "${small[@]}" | tee "$work/first.log"
 
-for file in summary.json metrics.jsonl report.html run.json config.yaml run.log round0/last.pt round1/last.pt \
-            round1/pseudo_labels.h5; do
+for file in summary.json metrics.jsonl report.html run.json config.yaml run.log round0/last.pt round1/student/last.pt \
+            round1/last.pt round1/pseudo_labels.h5; do
   test -s "$work/run/$file" || { echo "missing $work/run/$file"; exit 1; }
 done
 grep -q "cache miss" "$work/first.log"
