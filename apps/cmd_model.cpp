@@ -10,10 +10,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <torch/optim/sgd.h>
-#include <torch/serialize.h>
 
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -179,13 +176,14 @@ void add_import(CLI::App& model) {
     fmt::print("imported {} tensors from {}{}\n", imported.tensors, args->file,
                imported.classifier ? " (with its classifier)" : fmt::format(" (new heads; ignored {})", fmt::join(imported.ignored, ", ")));
     if (!args->reference.empty()) {
-      std::ifstream file(args->reference, std::ios::binary);
-      const std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-      const auto reference = torch::pickle_load(bytes).toGenericDict();
+      const auto reference = read_tensor_dict(args->reference);
       if (!imported.classifier) throw std::invalid_argument("--reference needs --classes 1000 (torchvision's own head)");
       torch::NoGradGuard no_grad;
-      const auto logits = model->forward(reference.at("input").toTensor())[0];
-      const double difference = relative_difference(logits, reference.at("logits").toTensor());
+      const auto input = reference.find("input"), expected = reference.find("logits");
+      if (input == reference.end() || expected == reference.end())
+        throw std::invalid_argument(fmt::format("{}: needs the tensors 'input' and 'logits'", args->reference));
+      const auto logits = model->forward(input->second)[0];
+      const double difference = relative_difference(logits, expected->second);
       fmt::print("logits vs torchvision: max relative difference {:.3g} (limit 1e-4)\n", difference);
       if (!(difference <= 1e-4)) throw std::runtime_error("the imported model's logits differ from torchvision's");
     }

@@ -55,6 +55,14 @@ void shuffle_in_place(std::vector<T>& items, Rng& rng) {
   for (std::size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[rng.below(i)]);
 }
 
+// 0 .. count-1 in a seeded random order.
+inline std::vector<std::size_t> shuffled_indices(std::size_t count, Rng& rng) {
+  std::vector<std::size_t> order(count);
+  for (std::size_t i = 0; i < count; ++i) order[i] = i;
+  shuffle_in_place(order, rng);
+  return order;
+}
+
 // Sets the image's shape, reusing its pixel storage: no allocation once it has grown to size.
 void reshape_image(Image& image, int width, int height, int channels);
 

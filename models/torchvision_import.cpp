@@ -11,9 +11,13 @@
 namespace semiflow {
 namespace {
 
-std::map<std::string, torch::Tensor> read_state_dict(const std::string& path) {
+bool is_classifier(const std::string& name) { return name.rfind("classifier.", 0) == 0; }
+
+}  // namespace
+
+std::map<std::string, torch::Tensor> read_tensor_dict(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
-  if (!file) throw std::runtime_error(fmt::format("{}: cannot open the state_dict file", path));
+  if (!file) throw std::runtime_error(fmt::format("{}: cannot open the file", path));
   const std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   torch::IValue value;
   try {
@@ -32,12 +36,8 @@ std::map<std::string, torch::Tensor> read_state_dict(const std::string& path) {
   return tensors;
 }
 
-bool is_classifier(const std::string& name) { return name.rfind("classifier.", 0) == 0; }
-
-}  // namespace
-
 WeightImport import_torchvision_weights(EfficientNetV2& model, const std::string& path) {
-  auto theirs = read_state_dict(path);
+  auto theirs = read_tensor_dict(path);
   std::map<std::string, torch::Tensor> ours;
   for (const auto& item : model->named_parameters()) ours[item.key()] = item.value();
   for (const auto& item : model->named_buffers()) ours[item.key()] = item.value();

@@ -7,6 +7,7 @@
 // otherwise left to the model's own (new, hierarchical) heads.
 #include "models/efficientnet_v2.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ struct WeightImport {
   bool classifier = false;           // the single head came along
   std::vector<std::string> ignored;  // tensors of the file the model has no place for (classifier)
 };
+
+// The tensors of a torch.save'd plain dict (a state_dict, or {'input': x, 'logits': y}) by key;
+// throws naming the file when it cannot be read as one.
+std::map<std::string, torch::Tensor> read_tensor_dict(const std::string& path);
 
 // Throws naming the file for an unreadable file, a tensor the model lacks among `features.*`,
 // a `features.*` tensor of the model the file lacks, or a shape that differs (wrong --arch).

@@ -5,7 +5,6 @@
 #include "datasets/transforms.h"
 
 #include <cstdint>
-#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -19,10 +18,8 @@ class LabeledCycle {
 
   const ManifestRow& next() {
     if (position_ == order_.size()) {
-      order_.resize(manifest_.rows.size());
-      std::iota(order_.begin(), order_.end(), std::size_t{0});
       Rng rng = Rng::for_item(seed_, pass_++, 1);
-      shuffle_in_place(order_, rng);
+      order_ = shuffled_indices(manifest_.rows.size(), rng);
       position_ = 0;
     }
     return manifest_.rows[order_[position_++]];

@@ -23,13 +23,6 @@ namespace {
 
 using namespace semiflow::graph;
 
-std::vector<std::size_t> shuffled(std::size_t count, Rng rng) {
-  std::vector<std::size_t> order(count);
-  for (std::size_t i = 0; i < count; ++i) order[i] = i;
-  shuffle_in_place(order, rng);
-  return order;
-}
-
 class TwoViewSource : public Node {
  public:
   static NodeSchema schema() {
@@ -110,7 +103,8 @@ class TwoViewSource : public Node {
   }
 
   void start_epoch() {
-    order_ = shuffled(unlabeled_.rows.size(), Rng::for_item(seed_, static_cast<std::uint64_t>(epoch_), 0));
+    Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(epoch_), 0);
+    order_ = shuffled_indices(unlabeled_.rows.size(), rng);
     position_ = 0;
     emitted_in_epoch_ = 0;
   }
