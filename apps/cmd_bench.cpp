@@ -24,6 +24,7 @@ namespace {
 struct InputBenchArgs {
   std::string manifest;
   std::string hierarchy;
+  std::string archive;
   int repeat = 1;
   int crop = 32;
   int min_side = 0;
@@ -75,16 +76,17 @@ std::string write_photos(const fs::path& dir, int count) {
 
 std::string pipeline_yaml(const InputBenchArgs& args, const std::string& manifest) {
   const std::string hierarchy = args.hierarchy.empty() ? "" : fmt::format(", hierarchy: '{}'", fs::absolute(args.hierarchy).string());
+  const std::string archive = args.archive.empty() ? "" : fmt::format(", archive: '{}'", fs::absolute(args.archive).string());
   return fmt::format(
       "threads: {{graph: {}}}\nmax_in_flight: 64\nnodes:\n"
       "  - {{name: source, type: source, manifest: '{}'{}, epochs: {}, micro_batch: 64}}\n"
-      "  - {{name: decode, type: decode, input: source, min_side: {}, channels: {}}}\n"
+      "  - {{name: decode, type: decode, input: source, min_side: {}, channels: {}{}}}\n"
       "  - {{name: augment, type: augment, input: decode,\n"
       "     ops: [random_resized_crop size={}, hflip p=0.5, rand_augment n=2 m=9]}}\n"
       "  - {{name: batch, type: batch, input: augment, batch_size: 128}}\n"
       "  - {{name: sink, type: discard, input: batch}}\n",
       args.threads > 0 ? args.threads : tbb::info::default_concurrency(), fs::absolute(manifest).string(), hierarchy, args.repeat,
-      args.min_side, args.channels, args.crop);
+      args.min_side, args.channels, archive, args.crop);
 }
 
 void run_input_bench(const InputBenchArgs& args) {
@@ -112,6 +114,7 @@ void run_input_bench(const InputBenchArgs& args) {
                           {"peak_rss_mb", peak_rss_mb()},
                           {"threads", config.graph_threads},
                           {"crop", args.crop},
+                          {"archive", args.archive},
                           {"nodes", result.stats.to_json()}};
     fmt::print("{}\n", out.dump(2));
   } else {
@@ -134,6 +137,9 @@ void install(CLI::App& app) {
   auto* photos = input->add_option("--photos", args->photos, "Instead, generate this many 500x375 JPEG photos");
   manifest->excludes(photos);
   input->add_option("--hierarchy", args->hierarchy, "Hierarchy, for a labeled manifest")->check(CLI::ExistingFile);
+  input->add_option("--archive", args->archive, "Read the manifest's images from this tar archive (decode's archive)")
+      ->check(CLI::ExistingFile)
+      ->excludes(photos);
   input->add_option("--repeat", args->repeat, "Passes over the manifest (memory must stay flat)")->capture_default_str();
   input->add_option("--crop", args->crop, "RandomResizedCrop output size")->capture_default_str();
   input->add_option("--min-side", args->min_side, "Decode JPEGs at a reduced DCT scale keeping this size")->capture_default_str();

@@ -1,18 +1,24 @@
-// `decode`: reads and decodes each sample's image (JPEG through TurboJPEG, PNG through libpng).
+// `decode`: reads and decodes each sample's image (JPEG through TurboJPEG, PNG through libpng),
+// from its own file or from a tar archive of the image files.
 #include "datasets/image_codec.h"
 #include "datasets/sample.h"
+#include "datasets/tar_archive.h"
 #include "graph/node.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <memory>
 #include <mutex>
 
 namespace semiflow::nodes {
 namespace {
 
 using namespace semiflow::graph;
+namespace fs = std::filesystem;
 
 class Decode : public Node {
  public:
@@ -25,6 +31,8 @@ class Decode : public Node {
         .param("min_side", 0, "decode JPEGs at the smallest DCT scale keeping both sides >= this (0: full size)")
         .param("max_pixels", DecodeOptions{}.max_pixels, "refuse larger images (decompression bombs)")
         .param("on_bad", "fail", "a file that cannot be decoded: fail (stop the run) or skip (count and drop it)")
+        .param("archive", "", "read the images from this tar archive instead of one file each; members are named by their path "
+                              "relative to the archive's folder (e.g. `tar -C data/fmnist -cf data/fmnist/images.tar images`)")
         .parallel("each file is decoded on its own");
   }
 
@@ -33,6 +41,12 @@ class Decode : public Node {
     options_.min_side = static_cast<int>(params.get_int("min_side"));
     options_.max_pixels = params.get_int("max_pixels");
     if (options_.channels != 1 && options_.channels != 3) throw std::invalid_argument("channels must be 1 or 3");
+    if (!params.get_string("archive").empty()) {
+      const fs::path archive = fs::absolute(params.get_path("archive")).lexically_normal();
+      archive_ = std::make_unique<TarArchive>(archive.string());
+      archive_folder_ = archive.parent_path();
+      archive_prefix_ = (archive_folder_ / "").string();
+    }
   }
 
   void process(Inputs& in, Emitter& out) override {
@@ -40,7 +54,7 @@ class Decode : public Node {
     std::size_t kept = 0;
     for (auto& sample : samples) {
       try {
-        sample.image = decode_image_file(sample.path, options_);
+        sample.image = archive_ ? decode_from_archive(sample.path) : decode_image_file(sample.path, options_);
       } catch (const DecodeError& e) {
         if (policy_ == BadImagePolicy::fail) throw;
         record_skip(e.what());
@@ -58,6 +72,22 @@ class Decode : public Node {
   }
 
  private:
+  // Manifests resolved from an absolute folder give paths that start with the archive's folder;
+  // others (relative, "..") are normalized first.
+  Image decode_from_archive(const std::string& path) const {
+    ByteView bytes;
+    if (path.rfind(archive_prefix_, 0) == 0) bytes = archive_->find(path.substr(archive_prefix_.size()));
+    if (!bytes.data) {
+      const std::string member = fs::absolute(path).lexically_normal().lexically_relative(archive_folder_).generic_string();
+      bytes = archive_->find(member);
+      if (!bytes.data)
+        throw DecodeError(path, fmt::format("not in the image archive {} (no member {}; create the archive in the folder the "
+                                            "manifest's paths are relative to)",
+                                            archive_->path(), member));
+    }
+    return decode_image(bytes.data, bytes.size, path, options_);
+  }
+
   void record_skip(const std::string& message) {
     if (skipped_++ == 0) {
       std::lock_guard lock(mutex_);
@@ -67,6 +97,9 @@ class Decode : public Node {
 
   DecodeOptions options_;
   BadImagePolicy policy_;
+  std::unique_ptr<TarArchive> archive_;
+  fs::path archive_folder_;
+  std::string archive_prefix_;
   std::atomic<std::uint64_t> skipped_{0};
   std::mutex mutex_;
   std::string first_error_;

@@ -46,6 +46,14 @@ using Clock = std::chrono::steady_clock;
 
 const std::vector<std::string> kNotFingerprinted = {"out_dir", "device", "eval_batch_size", "eval_manifest", "log_every"};
 
+// Without a student_checkpoint the fingerprint is the one runs had before that parameter existed,
+// so their finished runs are still recognised as done.
+std::vector<std::string> fingerprint_exclusions(const Params& params) {
+  std::vector<std::string> excluded = kNotFingerprinted;
+  if (params.get_string("student_checkpoint").empty()) excluded.push_back("student_checkpoint");
+  return excluded;
+}
+
 // The rows of a two-view batch: labeled ones and the weak and strong view of each unlabeled
 // image, as index tensors in batch order.
 struct BatchParts {
@@ -165,6 +173,7 @@ class MplTrain : public Node {
         .param("ema_decay", 0.0, "EMA of the student's weights, used for validation and saved in last.pt; 0: none")
         .param("ema_warmup", true, "EMA decay min(decay, (1 + n) / (10 + n)) over the first updates")
         .param("teacher_checkpoint", "", "start the teacher from this checkpoint's weights (e.g. a supervised run); empty: random")
+        .param("student_checkpoint", "", "start the student from this checkpoint's weights (its EMA when it has one); empty: random")
         .param("eval_manifest", "", "labeled manifest both models are validated on after every epoch; empty: none");
     declare_eval_preprocessing_params(schema)
         .param("eval_batch_size", 256, "validation batch size")
@@ -193,7 +202,7 @@ class MplTrain : public Node {
         clip_grad_norm_(params.get_float("clip_grad_norm")),
         eval_batch_size_(static_cast<int>(params.get_int("eval_batch_size"))),
         log_every_(params.get_int("log_every")),
-        fingerprint_(fingerprint_params("mpl", params, kNotFingerprinted)) {
+        fingerprint_(fingerprint_params("mpl", params, fingerprint_exclusions(params))) {
     if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
     if (log_every_ < 1) throw std::invalid_argument("log_every must be at least 1");
     if (student_wait_steps_ < 0) throw std::invalid_argument("student_wait_steps must be >= 0");
@@ -216,6 +225,8 @@ class MplTrain : public Node {
     student_ = EfficientNetV2(options_);
     if (!params.get_string("teacher_checkpoint").empty())
       load_weights(params.get_path("teacher_checkpoint").string(), teacher_);
+    if (!params.get_string("student_checkpoint").empty())
+      load_weights(params.get_path("student_checkpoint").string(), student_);
     teacher_->to(device_);
     student_->to(device_);
     if (params.get_float("ema_decay") > 0)

@@ -5,16 +5,28 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
 using namespace semiflow;
 using Catch::Matchers::Contains;
 using semiflow::testing::collected;
 using semiflow::testing::run_yaml;
 
 namespace {
-std::string decode_yaml(const std::string& on_bad, int micro_batch = 2) {
+std::string decode_yaml(const std::string& on_bad, int micro_batch = 2, const std::string& archive = "") {
   return "nodes:\n  - {name: src, type: source, manifest: unlabeled.csv, shuffle: false, micro_batch: " +
          std::to_string(micro_batch) + "}\n"
-         "  - {name: dec, type: decode, input: src, on_bad: " + on_bad + "}\n  - {name: sink, type: collect, input: dec}\n";
+         "  - {name: dec, type: decode, input: src, on_bad: " + on_bad + (archive.empty() ? "" : ", archive: " + archive) +
+         "}\n  - {name: sink, type: collect, input: dec}\n";
+}
+
+std::map<std::uint64_t, std::vector<std::uint8_t>> decoded_pixels_by_row() {
+  std::map<std::uint64_t, std::vector<std::uint8_t>> pixels;
+  for (auto& item : collected("sink"))
+    for (const auto& s : item.get<Samples>()) pixels[s.index] = s.image.pixels;
+  return pixels;
 }
 }  // namespace
 
@@ -53,4 +65,25 @@ TEST_CASE("decode skips and counts bad files, or fails naming the file", "[decod
     CHECK_THAT(failure.message(), Contains("img001.jpg: not a JPEG or PNG image"));
   }
   CHECK_THROWS_WITH(run_yaml(decode_yaml("ignore"), dir.path().string()), Contains("use 'fail' or 'skip'"));
+}
+
+TEST_CASE("decode reads images from a tar archive as from their files", "[decode]") {
+  semiflow::testing::TempDir dir;
+  semiflow::testing::write_tiny_dataset(dir.path().string(), 5, 6);
+  run_yaml(decode_yaml("fail"), dir.path().string());
+  auto from_files = decoded_pixels_by_row();
+
+  const std::string tar = "tar -C '" + dir.path().string() + "' -cf '" + dir.file("images.tar") + "' img000.jpg img001.jpg img002.jpg img003.jpg";
+  REQUIRE(std::system(tar.c_str()) == 0);
+  for (int i = 0; i < 5; ++i) std::filesystem::remove(dir.file("img00" + std::to_string(i) + ".jpg"));  // the archive alone
+  try {
+    run_yaml(decode_yaml("fail", 5, "images.tar"), dir.path().string());
+    FAIL("expected the run to stop");
+  } catch (const graph::NodeFailure& failure) {
+    CHECK_THAT(failure.message(), Contains("img004.jpg: not in the image archive"));
+    CHECK_THAT(failure.message(), Contains("images.tar (no member img004.jpg;"));
+  }
+  run_yaml(decode_yaml("skip", 2, "images.tar"), dir.path().string());
+  from_files.erase(4);
+  CHECK(decoded_pixels_by_row() == from_files);
 }

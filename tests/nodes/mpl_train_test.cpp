@@ -121,6 +121,33 @@ TEST_CASE("mpl_train: a tiny MPL pipeline from YAML logs every term and writes a
   CHECK(read_records(dir.path() / "run/metrics.jsonl", "epoch").size() == 2);
 }
 
+TEST_CASE("mpl_train: teacher_checkpoint and student_checkpoint start the models from saved weights", "[mpl_train]") {
+  semiflow::testing::TempDir dir;
+  write_colour_dataset(dir.path().string(), 8, 8);
+  run_yaml(pipeline(1, "log_every: 1"), dir.path().string());
+  const auto saved_teacher = load_checkpoint_for_inference((dir.path() / "run/teacher.pt").string(), torch::kCPU);
+  const auto saved_student = load_checkpoint_for_inference((dir.path() / "run/last.pt").string(), torch::kCPU);
+
+  // With both learning rates at zero a step leaves the loaded weights as they were, so any
+  // difference would come from the models starting elsewhere. The student reads the teacher's
+  // file and the teacher the student's, so neither can pass by starting from its own run.
+  std::string yaml = pipeline(1, "log_every: 1, teacher_checkpoint: run/last.pt, student_checkpoint: run/teacher.pt");
+  yaml.replace(yaml.find("out_dir: run"), 12, "out_dir: swapped");
+  yaml.replace(yaml.find("teacher_lr: 0.003, student_lr: 0.003"), 36, "teacher_lr: 0.0, student_lr: 0.0");
+  run_yaml(yaml, dir.path().string());
+  const auto teacher = load_checkpoint_for_inference((dir.path() / "swapped/teacher.pt").string(), torch::kCPU);
+  const auto student = load_checkpoint_for_inference((dir.path() / "swapped/last.pt").string(), torch::kCPU);
+  const auto same = [](const EfficientNetV2& a, const EfficientNetV2& b) {
+    const auto other = b->named_parameters();
+    for (const auto& entry : a->named_parameters())
+      if (!torch::equal(entry.value(), other[entry.key()])) return false;
+    return true;
+  };
+  CHECK(same(teacher.model, saved_student.model));
+  CHECK(same(student.model, saved_teacher.model));
+  CHECK_FALSE(same(student.model, saved_student.model));
+}
+
 TEST_CASE("mpl_train: batches whose views do not pair up are refused", "[mpl_train]") {
   semiflow::testing::TempDir dir;
   write_colour_dataset(dir.path().string(), 8, 8);
