@@ -22,7 +22,7 @@ class DecodeError : public std::runtime_error {
 
 struct DecodeOptions {
   int channels = 3;  // 3: RGB, 1: gray (whatever the file stores)
-  // When > 0, JPEGs are decoded at the smallest DCT scale (1/8 .. 1) that keeps both sides
+  // When > 0, JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps both sides
   // >= min_side: much faster for photos that are resized down afterwards anyway.
   int min_side = 0;
   // Images with more pixels are refused before any pixel is decoded (decompression bombs).

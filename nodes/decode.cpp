@@ -28,7 +28,7 @@ class Decode : public Node {
         .input("in", "samples")
         .output("out", "samples")
         .param("channels", 3, "3: RGB, 1: gray")
-        .param("min_side", 0, "decode JPEGs at the smallest DCT scale keeping both sides >= this (0: full size)")
+        .param("min_side", 0, "decode JPEGs at the smallest DCT scale (1/2, 1/4 or 1/8) keeping both sides >= this (0: full size)")
         .param("max_pixels", DecodeOptions{}.max_pixels, "refuse larger images (decompression bombs)")
         .param("on_bad", "fail", "a file that cannot be decoded: fail (stop the run) or skip (count and drop it)")
         .param("archive", "", "read the images from this tar archive instead of one file each; members are named by their path "

@@ -94,10 +94,12 @@ TEST_CASE("DCT scaling decodes large JPEGs at a reduced size", "[codec]") {
   DecodeOptions options;
   options.min_side = 64;
   const auto image = decode(bytes, options);
-  CHECK(image.height >= 64);
-  CHECK(image.width >= 64);
-  CHECK(image.height < 150);  // 1/4 scale gives 100x75 rows... the smallest scale keeping >= 64
-  CHECK(image.width * 300 == image.height * 400);
+  CHECK(image.width == 100);  // 1/4: the smallest of 1/2, 1/4, 1/8 keeping both sides >= 64
+  CHECK(image.height == 75);
+  options.min_side = 120;  // 3/8 would keep 150x112, but only 1/2, 1/4 and 1/8 are faster than 1/1
+  CHECK(decode(bytes, options).width == 200);
+  options.min_side = 151;
+  CHECK(decode(bytes, options).width == 400);
   options.min_side = 1000;  // larger than the image: full size
   CHECK(decode(bytes, options).width == 400);
 }
