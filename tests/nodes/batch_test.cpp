@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <set>
+
 using namespace semiflow;
 using semiflow::testing::collected;
 using semiflow::testing::run_yaml;
@@ -69,4 +71,20 @@ TEST_CASE("batch refuses images of different sizes, naming the file", "[batch]")
   write_file_bytes(dir.file("img001.jpg"), big);
   CHECK_THROWS_WITH(run_yaml(batch_yaml("batch_size: 3"), dir.path().string()),
                     Catch::Matchers::Contains("img001.jpg: image is 6x6 but the batch is 4x4"));
+}
+
+TEST_CASE("batches still in use keep their own pixels (image buffers are reused only once freed)", "[batch]") {
+  semiflow::testing::TempDir dir;
+  semiflow::testing::write_tiny_dataset(dir.path().string(), 12, 4);
+  run_yaml(batch_yaml("batch_size: 2, mean: [0, 0, 0], std: [1, 1, 1]", 2), dir.path().string());
+  auto& items = collected("sink");  // every batch is alive here
+  REQUIRE(items.size() == 12);
+  std::set<const void*> buffers;
+  for (auto& item : items) {
+    const auto& batch = item.get<Batch>();
+    buffers.insert(batch.images.data_ptr());
+    for (std::int64_t i = 0; i < batch.size(); ++i)
+      CHECK(batch.images[i][0][0][0].item<float>() == Approx(8.0 * batch.indices[i] / 255).margin(1.5 / 255));
+  }
+  CHECK(buffers.size() == items.size());
 }
