@@ -32,6 +32,7 @@ struct InputBenchArgs {
   int photos = 0;
   int threads = 0;
   int raw_decode_limit = 20000;
+  bool decode_crop = false;
   bool json = false;
 };
 
@@ -77,16 +78,21 @@ std::string write_photos(const fs::path& dir, int count) {
 std::string pipeline_yaml(const InputBenchArgs& args, const std::string& manifest) {
   const std::string hierarchy = args.hierarchy.empty() ? "" : fmt::format(", hierarchy: '{}'", fs::absolute(args.hierarchy).string());
   const std::string archive = args.archive.empty() ? "" : fmt::format(", archive: '{}'", fs::absolute(args.archive).string());
+  // RandomResizedCrop either after a full decode, or fused: decode picks the same kind of window
+  // and decodes only it, and augment resizes it.
+  const std::string window = args.decode_crop ? ", random_area: [0.08, 1.0]" : "";
+  const std::string crop = args.decode_crop ? fmt::format("resize width={0} height={0}", args.crop)
+                                            : fmt::format("random_resized_crop size={}", args.crop);
   return fmt::format(
       "threads: {{graph: {}}}\nmax_in_flight: 64\nnodes:\n"
       "  - {{name: source, type: source, manifest: '{}'{}, epochs: {}, micro_batch: 64}}\n"
-      "  - {{name: decode, type: decode, input: source, min_side: {}, channels: {}{}}}\n"
+      "  - {{name: decode, type: decode, input: source, min_side: {}, channels: {}{}{}}}\n"
       "  - {{name: augment, type: augment, input: decode,\n"
-      "     ops: [random_resized_crop size={}, hflip p=0.5, rand_augment n=2 m=9]}}\n"
+      "     ops: [{}, hflip p=0.5, rand_augment n=2 m=9]}}\n"
       "  - {{name: batch, type: batch, input: augment, batch_size: 128}}\n"
       "  - {{name: sink, type: discard, input: batch}}\n",
       args.threads > 0 ? args.threads : tbb::info::default_concurrency(), fs::absolute(manifest).string(), hierarchy, args.repeat,
-      args.min_side, args.channels, archive, args.crop);
+      args.min_side, args.channels, archive, window, crop);
 }
 
 void run_input_bench(const InputBenchArgs& args) {
@@ -115,6 +121,7 @@ void run_input_bench(const InputBenchArgs& args) {
                           {"threads", config.graph_threads},
                           {"crop", args.crop},
                           {"archive", args.archive},
+                          {"decode_crop", args.decode_crop},
                           {"nodes", result.stats.to_json()}};
     fmt::print("{}\n", out.dump(2));
   } else {
@@ -148,6 +155,8 @@ void install(CLI::App& app) {
       ->capture_default_str();
   input->add_option("--threads", args->threads, "Graph threads (0: all cores)")->capture_default_str();
   input->add_option("--raw-decode-limit", args->raw_decode_limit, "Files decoded for the raw baseline")->capture_default_str();
+  input->add_flag("--decode-crop", args->decode_crop,
+                  "Decode only RandomResizedCrop's window (decode's random_area), then resize it, instead of cropping a full decode");
   input->add_flag("--json", args->json, "Print JSON");
   input->callback([args] {
     if (args->manifest.empty() && args->photos <= 0) throw CLI::ValidationError("--manifest or --photos", "give one of them");

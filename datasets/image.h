@@ -21,4 +21,12 @@ struct Image {
   std::uint8_t at(int y, int x, int c) const { return row(y)[x * channels + c]; }
 };
 
+// A window of an image, in pixels.
+struct CropBox {
+  int x = 0;
+  int y = 0;
+  int width = 0;
+  int height = 0;
+};
+
 }  // namespace semiflow

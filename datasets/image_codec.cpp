@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csetjmp>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
 #include <fstream>
 #include <memory>
+
+#include <jpeglib.h>
 
 namespace semiflow {
 namespace {
@@ -120,6 +124,115 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string&
   return image;
 }
 
+// libjpeg reports a fatal error through a callback that must not return: it jumps back to the
+// setjmp in decode_jpeg_window, across libjpeg's C frames only.
+struct JpegErrorJump {
+  jpeg_error_mgr manager;
+  std::jmp_buf jump;
+  bool warning = false;
+  char message[JMSG_LENGTH_MAX] = {};
+};
+
+void jpeg_error_exit(j_common_ptr cinfo) {
+  auto* error = reinterpret_cast<JpegErrorJump*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, error->message);
+  std::longjmp(error->jump, 1);
+}
+
+// Level -1 is a corrupt-data warning (e.g. a truncated file); strict decodes stop on it, as
+// TurboJPEG's TJFLAG_STOPONWARNING does; other levels are trace messages.
+void jpeg_stop_on_warning(j_common_ptr cinfo, int level) {
+  if (level != -1) return;
+  auto* error = reinterpret_cast<JpegErrorJump*>(cinfo->err);
+  error->warning = true;
+  (*cinfo->err->format_message)(cinfo, error->message);
+  std::longjmp(error->jump, 1);
+}
+
+void jpeg_ignore_message(j_common_ptr, int) {}
+
+void check_window(const std::string& name, const CropBox& box, int width, int height) {
+  if (box.width <= 0 || box.height <= 0 || box.x < 0 || box.y < 0 || box.x + box.width > width || box.y + box.height > height)
+    throw std::invalid_argument(fmt::format("{}: window {}x{} at ({}, {}) is not inside the {}x{} image", name, box.width,
+                                            box.height, box.x, box.y, width, height));
+}
+
+// Through libjpeg's API (same library as TurboJPEG), whose jpeg_crop_scanline and
+// jpeg_skip_scanlines TurboJPEG 2.1 does not expose.
+Image decode_jpeg_window(const std::uint8_t* data, std::size_t size, const std::string& name, const ChooseWindow& choose,
+                         const DecodeOptions& options) {
+  jpeg_decompress_struct cinfo;
+  JpegErrorJump error;
+  cinfo.err = jpeg_std_error(&error.manager);
+  error.manager.error_exit = jpeg_error_exit;
+  error.manager.emit_message = options.strict ? jpeg_stop_on_warning : jpeg_ignore_message;
+  jpeg_create_decompress(&cinfo);
+  struct Destroy {
+    j_decompress_ptr cinfo;
+    ~Destroy() { jpeg_destroy_decompress(cinfo); }
+  } destroy{&cinfo};
+  // Everything with a destructor lives from before the setjmp: a jump back skips no destructor.
+  std::vector<std::uint8_t> row, window;
+  volatile bool header_read = false;
+  if (setjmp(error.jump)) {
+    const char* what = !header_read ? "corrupt JPEG header" : error.warning ? "damaged JPEG data" : "corrupt JPEG data";
+    throw DecodeError(name, fmt::format("{}: {}", what, error.message));
+  }
+  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&cinfo, TRUE);
+  header_read = true;
+  check_dimensions(name, cinfo.image_width, cinfo.image_height, options);
+  const int width = static_cast<int>(cinfo.image_width), height = static_cast<int>(cinfo.image_height);
+  const CropBox box = choose(width, height);
+  check_window(name, box, width, height);
+  const bool is_cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = is_cmyk ? JCS_CMYK : options.channels == 3 ? JCS_RGB : JCS_GRAYSCALE;
+  const tjscalingfactor scale = choose_scale(box.width, box.height, options.min_side);
+  cinfo.scale_num = static_cast<unsigned>(scale.num);
+  cinfo.scale_denom = static_cast<unsigned>(scale.denom);
+  jpeg_start_decompress(&cinfo);
+
+  // The window in output (scaled) pixels.
+  const int out_width = static_cast<int>(cinfo.output_width), out_height = static_cast<int>(cinfo.output_height);
+  const int x0 = box.x / scale.denom, y0 = box.y / scale.denom;
+  const int x1 = std::min(out_width, TJSCALED(box.x + box.width, scale));
+  const int y1 = std::min(out_height, TJSCALED(box.y + box.height, scale));
+  // One column of context on each side: at a cropped scanline's ends the chroma upsampler acts
+  // as at the image's edges, which would change the window's first and last columns.
+  JDIMENSION crop_x = static_cast<JDIMENSION>(std::max(0, x0 - 1));
+  JDIMENSION crop_width = static_cast<JDIMENSION>(std::min(out_width, x1 + 1)) - crop_x;
+  jpeg_crop_scanline(&cinfo, &crop_x, &crop_width);
+  if (y0 > 0) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(y0));
+
+  const int components = cinfo.output_components;
+  const int window_width = x1 - x0, window_height = y1 - y0;
+  const std::size_t offset = static_cast<std::size_t>(x0 - static_cast<int>(crop_x)) * components;
+  const std::size_t row_bytes = static_cast<std::size_t>(window_width) * components;
+  row.resize(static_cast<std::size_t>(cinfo.output_width) * components);
+  window.resize(row_bytes * window_height);
+  for (int y = 0; y < window_height; ++y) {
+    JSAMPROW scanline = row.data();
+    jpeg_read_scanlines(&cinfo, &scanline, 1);
+    std::memcpy(window.data() + y * row_bytes, row.data() + offset, row_bytes);
+  }
+  jpeg_abort_decompress(&cinfo);
+  if (is_cmyk) return cmyk_to_image(window, window_width, window_height, options.channels);
+  Image image;
+  image.width = window_width;
+  image.height = window_height;
+  image.channels = options.channels;
+  image.pixels = std::move(window);
+  return image;
+}
+
+Image crop_image(const Image& image, const CropBox& box) {
+  Image window(box.width, box.height, image.channels);
+  const std::size_t row_bytes = static_cast<std::size_t>(box.width) * image.channels;
+  for (int y = 0; y < box.height; ++y)
+    std::memcpy(window.row(y), image.row(box.y + y) + static_cast<std::size_t>(box.x) * image.channels, row_bytes);
+  return window;
+}
+
 Image decode_png(const std::uint8_t* data, std::size_t size, const std::string& name, const DecodeOptions& options) {
   png_image png;
   std::memset(&png, 0, sizeof(png));
@@ -167,6 +280,21 @@ Image decode_image(const std::uint8_t* data, std::size_t size, const std::string
   if (size == 0) throw DecodeError(name, "empty file");
   if (is_jpeg(data, size)) return decode_jpeg(data, size, name, options);
   if (is_png(data, size)) return decode_png(data, size, name, options);
+  throw DecodeError(name, "not a JPEG or PNG image (unrecognised content; the extension is not used)");
+}
+
+Image decode_image_window(const std::uint8_t* data, std::size_t size, const std::string& name, const ChooseWindow& choose,
+                          const DecodeOptions& options) {
+  if (options.channels != 1 && options.channels != 3)
+    throw std::invalid_argument(fmt::format("decode: channels must be 1 or 3 (got {})", options.channels));
+  if (size == 0) throw DecodeError(name, "empty file");
+  if (is_jpeg(data, size)) return decode_jpeg_window(data, size, name, choose, options);
+  if (is_png(data, size)) {
+    const Image image = decode_png(data, size, name, options);
+    const CropBox box = choose(image.width, image.height);
+    check_window(name, box, image.width, image.height);
+    return crop_image(image, box);
+  }
   throw DecodeError(name, "not a JPEG or PNG image (unrecognised content; the extension is not used)");
 }
 

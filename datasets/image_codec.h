@@ -4,6 +4,7 @@
 #include "datasets/image.h"
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,6 +33,17 @@ struct DecodeOptions {
 };
 
 Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name, const DecodeOptions& options = {});
+
+// Picks the window to decode from the image's full width and height (read from its header).
+using ChooseWindow = std::function<CropBox(int width, int height)>;
+// Decodes only the window `choose` picks, as a fused decode + crop (DALI's
+// decoders.image_random_crop): a JPEG's rows below the window are never entropy-decoded and
+// columns outside it never inverse-transformed, and the pixels equal those of a full decode
+// cropped. With min_side, the DCT scale keeps the window's sides >= min_side and the result is
+// the scaled window. Damage to a JPEG below the window goes unnoticed (`semiflow data check`
+// decodes whole files). PNGs are decoded whole, then cropped.
+Image decode_image_window(const std::uint8_t* data, std::size_t size, const std::string& name, const ChooseWindow& choose,
+                          const DecodeOptions& options = {});
 Image decode_image_file(const std::string& path, const DecodeOptions& options = {});
 
 std::vector<std::uint8_t> encode_jpeg(const Image& image, int quality = 95, bool progressive = false);

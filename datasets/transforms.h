@@ -66,13 +66,6 @@ inline std::vector<std::size_t> shuffled_indices(std::size_t count, Rng& rng) {
 // Sets the image's shape, reusing its pixel storage: no allocation once it has grown to size.
 void reshape_image(Image& image, int width, int height, int channels);
 
-struct CropBox {
-  int x = 0;
-  int y = 0;
-  int width = 0;
-  int height = 0;
-};
-
 // Bilinear resize without antialiasing, as torchvision's tensor resize with antialias=False
 // (align_corners=False, source coordinates clamped at 0, result rounded). Weights are 11-bit
 // fixed point, so a value can differ by 1 from torchvision's float result; a constant image

@@ -1,8 +1,11 @@
 // `decode`: reads and decodes each sample's image (JPEG through TurboJPEG, PNG through libpng),
-// from its own file or from a tar archive of the image files.
+// from its own file or from a tar archive of the image files; optionally only a random window
+// of it (RandomResizedCrop's window, decoded alone: the fused decode + crop of DALI's
+// decoders.image_random_crop).
 #include "datasets/image_codec.h"
 #include "datasets/sample.h"
 #include "datasets/tar_archive.h"
+#include "datasets/transforms.h"
 #include "graph/node.h"
 
 #include <fmt/format.h>
@@ -13,6 +16,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace semiflow::nodes {
 namespace {
@@ -33,6 +37,11 @@ class Decode : public Node {
         .param("on_bad", "fail", "a file that cannot be decoded: fail (stop the run) or skip (count and drop it)")
         .param("archive", "", "read the images from this tar archive instead of one file each; members are named by their path "
                               "relative to the archive's folder (e.g. `tar -C data/fmnist -cf data/fmnist/images.tar images`)")
+        .param("random_area", std::vector<double>{},
+               "decode only a random window with this range of the image's area (as RandomResizedCrop's scale, e.g. "
+               "[0.08, 1]; follow with augment's `resize width=W height=H`); empty: the whole image")
+        .param("random_aspect_ratio", std::vector<double>{0.75, 4.0 / 3.0}, "the window's width / height range (log-uniform)")
+        .param("seed", 0, "random_area: run seed; a window depends on (seed, epoch, manifest row) only")
         .parallel("each file is decoded on its own");
   }
 
@@ -41,6 +50,16 @@ class Decode : public Node {
     options_.min_side = static_cast<int>(params.get_int("min_side"));
     options_.max_pixels = params.get_int("max_pixels");
     if (options_.channels != 1 && options_.channels != 3) throw std::invalid_argument("channels must be 1 or 3");
+    const auto area = params.get_numbers("random_area");
+    const auto ratio = params.get_numbers("random_aspect_ratio");
+    if (!area.empty()) {
+      if (area.size() != 2 || !(area[0] > 0 && area[0] <= area[1] && area[1] <= 1))
+        throw std::invalid_argument("random_area must be [low, high] with 0 < low <= high <= 1");
+      if (ratio.size() != 2 || !(ratio[0] > 0 && ratio[0] <= ratio[1]))
+        throw std::invalid_argument("random_aspect_ratio must be [low, high] with 0 < low <= high");
+      window_ = RandomResizedCropParams{area[0], area[1], ratio[0], ratio[1]};
+    }
+    seed_ = static_cast<std::uint64_t>(params.get_int("seed"));
     if (!params.get_string("archive").empty()) {
       const fs::path archive = fs::absolute(params.get_path("archive")).lexically_normal();
       archive_ = std::make_unique<TarArchive>(archive.string());
@@ -54,7 +73,7 @@ class Decode : public Node {
     std::size_t kept = 0;
     for (auto& sample : samples) {
       try {
-        sample.image = archive_ ? decode_from_archive(sample.path) : decode_image_file(sample.path, options_);
+        sample.image = decode(sample);
       } catch (const DecodeError& e) {
         if (policy_ == BadImagePolicy::fail) throw;
         record_skip(e.what());
@@ -72,9 +91,26 @@ class Decode : public Node {
   }
 
  private:
+  Image decode(const Sample& sample) const {
+    thread_local std::vector<std::uint8_t> file;
+    ByteView bytes;
+    if (archive_) {
+      bytes = find_in_archive(sample.path);
+    } else {
+      bytes.size = read_file_into(sample.path, file);
+      bytes.data = file.data();
+    }
+    if (!window_) return decode_image(bytes.data, bytes.size, sample.path, options_);
+    // Not the augment node's stream for the same seed, so the window is independent of its draws.
+    Rng rng = Rng::for_item(seed_ ^ kWindowStream, static_cast<std::uint64_t>(sample.epoch), sample.index);
+    return decode_image_window(
+        bytes.data, bytes.size, sample.path,
+        [&](int width, int height) { return random_resized_crop_box(width, height, *window_, rng); }, options_);
+  }
+
   // Manifests resolved from an absolute folder give paths that start with the archive's folder;
   // others (relative, "..") are normalized first.
-  Image decode_from_archive(const std::string& path) const {
+  ByteView find_in_archive(const std::string& path) const {
     ByteView bytes;
     if (path.rfind(archive_prefix_, 0) == 0) bytes = archive_->find(path.substr(archive_prefix_.size()));
     if (!bytes.data) {
@@ -85,7 +121,7 @@ class Decode : public Node {
                                             "manifest's paths are relative to)",
                                             archive_->path(), member));
     }
-    return decode_image(bytes.data, bytes.size, path, options_);
+    return bytes;
   }
 
   void record_skip(const std::string& message) {
@@ -95,7 +131,11 @@ class Decode : public Node {
     }
   }
 
+  static constexpr std::uint64_t kWindowStream = 0x6465636f64652121;  // "decode!!"
+
   DecodeOptions options_;
+  std::optional<RandomResizedCropParams> window_;
+  std::uint64_t seed_ = 0;
   BadImagePolicy policy_;
   std::unique_ptr<TarArchive> archive_;
   fs::path archive_folder_;

@@ -149,3 +149,113 @@ TEST_CASE("bad image policy parses", "[codec]") {
   CHECK(parse_bad_image_policy("fail") == BadImagePolicy::fail);
   CHECK_THROWS_WITH(parse_bad_image_policy("ignore"), Contains("use 'fail' or 'skip'"));
 }
+
+namespace {
+// Textured enough that every 8x8 block and the chroma planes carry detail.
+Image texture(int width, int height, int channels) {
+  Image image(width, height, channels);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c)
+        image.at(y, x, c) = static_cast<std::uint8_t>((x * (c + 1) * 3 + y * 5 + (x * y) % 37 + c * 40) & 255);
+  return image;
+}
+
+Image crop(const Image& image, const CropBox& box) {
+  Image window(box.width, box.height, image.channels);
+  for (int y = 0; y < box.height; ++y)
+    for (int x = 0; x < box.width; ++x)
+      for (int c = 0; c < image.channels; ++c) window.at(y, x, c) = image.at(box.y + y, box.x + x, c);
+  return window;
+}
+
+Image decode_window(const std::vector<std::uint8_t>& bytes, const CropBox& box, DecodeOptions options = {}) {
+  return decode_image_window(bytes.data(), bytes.size(), "test.jpg", [&](int, int) { return box; }, options);
+}
+}  // namespace
+
+TEST_CASE("a decoded window equals the same window of a full decode", "[codec]") {
+  const Image source = texture(203, 157, 3);  // not a multiple of the 16x16 MCU
+  // Windows at MCU boundaries and off them, at the image's edges and inside, one pixel wide.
+  const std::vector<CropBox> boxes = {{0, 0, 203, 157}, {32, 16, 64, 48}, {33, 17, 65, 49}, {0, 0, 1, 1},
+                                      {202, 156, 1, 1}, {150, 100, 53, 57}, {7, 90, 180, 3}};
+  for (const bool progressive : {false, true}) {
+    const auto bytes = encode_jpeg(source, 90, progressive);
+    for (const int channels : {3, 1}) {
+      DecodeOptions options;
+      options.channels = channels;
+      const Image whole = decode(bytes, options);
+      for (const auto& box : boxes) {
+        INFO("progressive " << progressive << ", channels " << channels << ", window " << box.width << "x" << box.height
+                            << " at " << box.x << "," << box.y);
+        const Image window = decode_window(bytes, box, options);
+        REQUIRE(window.width == box.width);
+        REQUIRE(window.height == box.height);
+        CHECK(window.channels == channels);
+        CHECK(max_abs_diff(window, crop(whole, box)) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("window decoding: gray, PNG and CMYK files, DCT scaling, bad windows and bad data", "[codec]") {
+  SECTION("a gray JPEG and a PNG") {
+    const Image gray = texture(64, 40, 1);
+    const auto jpeg = encode_jpeg(gray, 95);
+    DecodeOptions one;
+    one.channels = 1;
+    CHECK(max_abs_diff(decode_window(jpeg, {5, 3, 20, 30}, one), crop(decode(jpeg, one), {5, 3, 20, 30})) == 0);
+    const Image rgb = texture(30, 20, 3);
+    const auto png = encode_png(rgb);
+    CHECK(max_abs_diff(decode_window(png, {4, 2, 10, 15}), crop(rgb, {4, 2, 10, 15})) == 0);
+  }
+  SECTION("CMYK") {
+    std::vector<std::uint8_t> cmyk(32 * 32 * 4);
+    for (std::size_t i = 0; i < cmyk.size(); i += 4) {
+      cmyk[i] = 255;
+      cmyk[i + 1] = 128;
+      cmyk[i + 2] = 0;
+      cmyk[i + 3] = static_cast<std::uint8_t>(i / 4 % 32 * 8);
+    }
+    const auto bytes = encode_cmyk_jpeg(cmyk.data(), 32, 32, 100);
+    CHECK(max_abs_diff(decode_window(bytes, {9, 4, 12, 20}), crop(decode(bytes), {9, 4, 12, 20})) == 0);
+  }
+  SECTION("min_side picks the DCT scale from the window, not the image") {
+    const auto bytes = encode_jpeg(texture(400, 300, 3), 90);
+    DecodeOptions options;
+    options.min_side = 50;
+    const Image window = decode_window(bytes, {100, 60, 200, 120}, options);  // 1/2 keeps 100x60 >= 50
+    CHECK(window.width == 100);
+    CHECK(window.height == 60);
+    CHECK(decode(bytes, options).width == 100);  // the whole image goes to 1/4
+  }
+  SECTION("the chooser sees the full size; a window outside the image is refused") {
+    const auto bytes = encode_jpeg(texture(48, 32, 3), 90);
+    int seen_width = 0, seen_height = 0;
+    decode_image_window(bytes.data(), bytes.size(), "test.jpg", [&](int w, int h) {
+      seen_width = w;
+      seen_height = h;
+      return CropBox{0, 0, w, h};
+    });
+    CHECK(seen_width == 48);
+    CHECK(seen_height == 32);
+    CHECK_THROWS_WITH(decode_window(bytes, {40, 0, 9, 10}), Contains("window 9x10 at (40, 0) is not inside the 48x32 image"));
+    CHECK_THROWS_WITH(decode_window(bytes, {0, 0, 0, 10}), Contains("is not inside"));
+  }
+  SECTION("bad data is a DecodeError naming the file") {
+    const auto bytes = encode_jpeg(texture(64, 64, 3), 90);
+    const std::vector<std::uint8_t> header_only(bytes.begin(), bytes.begin() + 100);
+    CHECK_THROWS_WITH(decode_image_window(header_only.data(), header_only.size(), "cut.jpg", [](int w, int h) { return CropBox{0, 0, w, h}; }),
+                      Contains("cut.jpg: corrupt JPEG header"));
+    const std::vector<std::uint8_t> half(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2));
+    CHECK_THROWS_WITH(decode_image_window(half.data(), half.size(), "cut.jpg", [](int w, int h) { return CropBox{0, 0, w, h}; }),
+                      Contains("cut.jpg: damaged JPEG data"));
+    CHECK_NOTHROW(decode_window(half, {0, 0, 64, 8}));  // the damage lies below this window: never read
+    DecodeOptions lenient;
+    lenient.strict = false;
+    CHECK(decode_image_window(half.data(), half.size(), "cut.jpg", [](int w, int h) { return CropBox{0, 0, w, h}; }, lenient).height == 64);
+    DecodeOptions small;
+    small.max_pixels = 100;
+    CHECK_THROWS_WITH(decode_window(bytes, {0, 0, 8, 8}, small), Contains("64x64 = 4096 pixels, over the limit of 100"));
+  }
+}

@@ -87,3 +87,51 @@ TEST_CASE("decode reads images from a tar archive as from their files", "[decode
   from_files.erase(4);
   CHECK(decoded_pixels_by_row() == from_files);
 }
+
+namespace {
+std::string window_yaml(const std::string& decode_params, int epochs = 1, int threads = 2) {
+  return "threads: {graph: " + std::to_string(threads) + "}\nnodes:\n"
+         "  - {name: src, type: source, manifest: unlabeled.csv, shuffle: true, seed: 3, micro_batch: 3, epochs: " +
+         std::to_string(epochs) + "}\n"
+         "  - {name: dec, type: decode, input: src" + decode_params + "}\n"
+         "  - {name: sink, type: collect, input: dec}\n";
+}
+
+// (epoch, row) -> the decoded window's width x height.
+std::map<std::pair<std::int64_t, std::uint64_t>, std::pair<int, int>> window_sizes() {
+  std::map<std::pair<std::int64_t, std::uint64_t>, std::pair<int, int>> sizes;
+  for (auto& item : collected("sink"))
+    for (const auto& s : item.get<Samples>()) sizes[{s.epoch, s.index}] = {s.image.width, s.image.height};
+  return sizes;
+}
+}  // namespace
+
+TEST_CASE("decode random_area decodes a seeded random window per image and epoch", "[decode]") {
+  semiflow::testing::TempDir dir;
+  semiflow::testing::write_tiny_dataset(dir.path().string(), 12, 40);
+  run_yaml(window_yaml(", random_area: [0.2, 0.5], random_aspect_ratio: [0.5, 2.0]", 2, 2), dir.path().string());
+  const auto sizes = window_sizes();
+  REQUIRE(sizes.size() == 24);
+  std::size_t differ_between_epochs = 0;
+  for (const auto& [key, size] : sizes) {
+    const double area = static_cast<double>(size.first) * size.second / (40.0 * 40.0);
+    const double aspect = static_cast<double>(size.first) / size.second;
+    CHECK(area > 0.17);  // sides are rounded to whole pixels
+    CHECK(area < 0.55);
+    CHECK(aspect > 0.45);
+    CHECK(aspect < 2.2);
+    if (key.first == 0 && sizes.at({1, key.second}) != size) ++differ_between_epochs;
+  }
+  CHECK(differ_between_epochs >= 6);
+
+  // The same windows on one thread, and another seed gives others.
+  run_yaml(window_yaml(", random_area: [0.2, 0.5], random_aspect_ratio: [0.5, 2.0]", 2, 1), dir.path().string());
+  CHECK(window_sizes() == sizes);
+  run_yaml(window_yaml(", random_area: [0.2, 0.5], random_aspect_ratio: [0.5, 2.0], seed: 1", 2, 1), dir.path().string());
+  CHECK(window_sizes() != sizes);
+
+  CHECK_THROWS_WITH(run_yaml(window_yaml(", random_area: [0.5, 0.2]"), dir.path().string()),
+                    Contains("random_area must be [low, high] with 0 < low <= high <= 1"));
+  CHECK_THROWS_WITH(run_yaml(window_yaml(", random_area: [0.1, 1.0], random_aspect_ratio: [2.0]"), dir.path().string()),
+                    Contains("random_aspect_ratio must be [low, high]"));
+}
