@@ -55,6 +55,18 @@ tjhandle compressor() {
 bool is_jpeg(const std::uint8_t* d, std::size_t n) { return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF; }
 bool is_png(const std::uint8_t* d, std::size_t n) { return n >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0; }
 
+enum class ImageFormat { jpeg, png };
+
+// The format from the file's bytes; anything else, and options no decoder takes, are refused.
+ImageFormat image_format(const std::uint8_t* data, std::size_t size, const std::string& name, const DecodeOptions& options) {
+  if (options.channels != 1 && options.channels != 3)
+    throw std::invalid_argument(fmt::format("decode: channels must be 1 or 3 (got {})", options.channels));
+  if (size == 0) throw DecodeError(name, "empty file");
+  if (is_jpeg(data, size)) return ImageFormat::jpeg;
+  if (is_png(data, size)) return ImageFormat::png;
+  throw DecodeError(name, "not a JPEG or PNG image (unrecognised content; the extension is not used)");
+}
+
 void check_dimensions(const std::string& name, std::int64_t width, std::int64_t height, const DecodeOptions& options) {
   if (width <= 0 || height <= 0) throw DecodeError(name, fmt::format("invalid image size {}x{}", width, height));
   if (width * height > options.max_pixels)
@@ -275,27 +287,17 @@ std::vector<std::uint8_t> compress_jpeg(const std::uint8_t* pixels, int width, i
 }  // namespace
 
 Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name, const DecodeOptions& options) {
-  if (options.channels != 1 && options.channels != 3)
-    throw std::invalid_argument(fmt::format("decode: channels must be 1 or 3 (got {})", options.channels));
-  if (size == 0) throw DecodeError(name, "empty file");
-  if (is_jpeg(data, size)) return decode_jpeg(data, size, name, options);
-  if (is_png(data, size)) return decode_png(data, size, name, options);
-  throw DecodeError(name, "not a JPEG or PNG image (unrecognised content; the extension is not used)");
+  if (image_format(data, size, name, options) == ImageFormat::jpeg) return decode_jpeg(data, size, name, options);
+  return decode_png(data, size, name, options);
 }
 
 Image decode_image_window(const std::uint8_t* data, std::size_t size, const std::string& name, const ChooseWindow& choose,
                           const DecodeOptions& options) {
-  if (options.channels != 1 && options.channels != 3)
-    throw std::invalid_argument(fmt::format("decode: channels must be 1 or 3 (got {})", options.channels));
-  if (size == 0) throw DecodeError(name, "empty file");
-  if (is_jpeg(data, size)) return decode_jpeg_window(data, size, name, choose, options);
-  if (is_png(data, size)) {
-    const Image image = decode_png(data, size, name, options);
-    const CropBox box = choose(image.width, image.height);
-    check_window(name, box, image.width, image.height);
-    return crop_image(image, box);
-  }
-  throw DecodeError(name, "not a JPEG or PNG image (unrecognised content; the extension is not used)");
+  if (image_format(data, size, name, options) == ImageFormat::jpeg) return decode_jpeg_window(data, size, name, choose, options);
+  const Image image = decode_png(data, size, name, options);
+  const CropBox box = choose(image.width, image.height);
+  check_window(name, box, image.width, image.height);
+  return crop_image(image, box);
 }
 
 Image decode_image_file(const std::string& path, const DecodeOptions& options) {

@@ -243,17 +243,18 @@ TEST_CASE("window decoding: gray, PNG and CMYK files, DCT scaling, bad windows a
     CHECK_THROWS_WITH(decode_window(bytes, {0, 0, 0, 10}), Contains("is not inside"));
   }
   SECTION("bad data is a DecodeError naming the file") {
+    const auto whole = [](int w, int h) { return CropBox{0, 0, w, h}; };
     const auto bytes = encode_jpeg(texture(64, 64, 3), 90);
     const std::vector<std::uint8_t> header_only(bytes.begin(), bytes.begin() + 100);
-    CHECK_THROWS_WITH(decode_image_window(header_only.data(), header_only.size(), "cut.jpg", [](int w, int h) { return CropBox{0, 0, w, h}; }),
+    CHECK_THROWS_WITH(decode_image_window(header_only.data(), header_only.size(), "cut.jpg", whole),
                       Contains("cut.jpg: corrupt JPEG header"));
     const std::vector<std::uint8_t> half(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2));
-    CHECK_THROWS_WITH(decode_image_window(half.data(), half.size(), "cut.jpg", [](int w, int h) { return CropBox{0, 0, w, h}; }),
+    CHECK_THROWS_WITH(decode_image_window(half.data(), half.size(), "cut.jpg", whole),
                       Contains("cut.jpg: damaged JPEG data"));
     CHECK_NOTHROW(decode_window(half, {0, 0, 64, 8}));  // the damage lies below this window: never read
     DecodeOptions lenient;
     lenient.strict = false;
-    CHECK(decode_image_window(half.data(), half.size(), "cut.jpg", [](int w, int h) { return CropBox{0, 0, w, h}; }, lenient).height == 64);
+    CHECK(decode_image_window(half.data(), half.size(), "cut.jpg", whole, lenient).height == 64);
     DecodeOptions small;
     small.max_pixels = 100;
     CHECK_THROWS_WITH(decode_window(bytes, {0, 0, 8, 8}, small), Contains("64x64 = 4096 pixels, over the limit of 100"));
