@@ -2,6 +2,7 @@
 // config validation and running a pipeline on the graph engine.
 #include "apps/command.h"
 #include "apps/report.h"
+#include "datasets/transforms.h"
 #include "graph/config.h"
 #include "graph/phases.h"
 #include "graph/plugin.h"
@@ -56,6 +57,11 @@ void add_nodes(CLI::App& app) {
       fmt::print("\n");
     }
   });
+}
+
+void add_ops(CLI::App& app) {
+  auto* cmd = app.add_subcommand("ops", "List every augment op (augment's ops and strong_ops, eval_ops) with its parameters");
+  cmd->callback([] { fmt::print("{}", TransformPipeline::ops_markdown()); });
 }
 
 void add_graph_check(CLI::App& app) {
@@ -226,6 +232,7 @@ void add_run(CLI::App& app) {
 
 void install(CLI::App& app) {
   add_nodes(app);
+  add_ops(app);
   add_graph_check(app);
   add_run(app);
 }

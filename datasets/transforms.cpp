@@ -1,18 +1,18 @@
 #include "datasets/transforms.h"
 
 #include "datasets/rand_augment.h"
+#include "graph/suggest.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
-#include <tuple>
+#include <string_view>
 
 namespace semiflow {
 
@@ -423,119 +423,30 @@ class TransformStep {
 
 namespace {
 
-// Typed, validated access to one spec's text parameters; every error names the op.
-class ParamReader {
- public:
-  ParamReader(const TransformSpec& spec, std::size_t position, const std::vector<std::string>& known)
-      : spec_(spec), context_(fmt::format("augment[{}] {}", position, spec.op)) {
-    for (const auto& [key, value] : spec.params) {
-      if (std::find(known.begin(), known.end(), key) == known.end()) {
-        fail(fmt::format("unknown parameter '{}' (valid: {})", key,
-                         known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
-      }
-    }
-  }
-
-  bool has(const std::string& key) const { return spec_.params.count(key) > 0; }
-
-  int integer(const std::string& key, int fallback, int min, int max) const {
-    return has(key) ? required_integer(key, min, max) : fallback;
-  }
-
-  int required_integer(const std::string& key, int min, int max) const {
-    const std::string& text = value(key);
-    int parsed = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (error != std::errc() || end != text.data() + text.size() || parsed < min || parsed > max) {
-      fail(fmt::format("parameter '{}' must be an integer in [{}, {}], got '{}'", key, min, max, text));
-    }
-    return parsed;
-  }
-
-  double real(const std::string& key, double fallback, double min, double max) const {
-    return has(key) ? parse_real(key, value(key), min, max) : fallback;
-  }
-
-  std::pair<double, double> ordered_pair(const std::string& key, std::pair<double, double> fallback, double min,
-                                         double max) const {
-    if (!has(key)) return fallback;
-    const std::string& text = value(key);
-    const std::size_t comma = text.find(',');
-    if (comma == std::string::npos) fail(fmt::format("parameter '{}' must be a pair 'low,high', got '{}'", key, text));
-    const double low = parse_real(key, trim(text.substr(0, comma)), min, max);
-    const double high = parse_real(key, trim(text.substr(comma + 1)), min, max);
-    if (low > high) fail(fmt::format("parameter '{}' must have low <= high, got '{}'", key, text));
-    return {low, high};
-  }
-
-  std::string choice(const std::string& key, const std::string& fallback,
-                     const std::vector<std::string>& choices) const {
-    if (!has(key)) return fallback;
-    const std::string& text = value(key);
-    if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
-      fail(fmt::format("parameter '{}' must be one of {}, got '{}'", key, fmt::join(choices, ", "), text));
-    }
-    return text;
-  }
-
-  [[noreturn]] void fail(const std::string& message) const {
-    throw std::invalid_argument(fmt::format("{}: {}", context_, message));
-  }
-
- private:
-  const std::string& value(const std::string& key) const {
-    const auto found = spec_.params.find(key);
-    if (found == spec_.params.end()) fail(fmt::format("missing parameter '{}'", key));
-    return found->second;
-  }
-
-  static std::string trim(const std::string& text) {
-    const auto begin = text.find_first_not_of(" \t");
-    const auto end = text.find_last_not_of(" \t");
-    return begin == std::string::npos ? std::string() : text.substr(begin, end - begin + 1);
-  }
-
-  double parse_real(const std::string& key, const std::string& text, double min, double max) const {
-    double parsed = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (error != std::errc() || end != text.data() + text.size() || !(parsed >= min && parsed <= max)) {
-      fail(fmt::format("parameter '{}' must be a number in [{}, {}], got '{}'", key, min, max, text));
-    }
-    return parsed;
-  }
-
-  const TransformSpec& spec_;
-  std::string context_;
-};
-
 constexpr int kMaxSide = 1 << 15;
+
+bool has(const graph::Params& params, const char* name) { return params.values().count(name) > 0; }
+
+int get_int(const graph::Params& params, const char* name) { return static_cast<int>(params.get_int(name)); }
 
 struct OutputSize {
   int width;
   int height;
 };
 
-// `size` (square) or `width` + `height`.
-OutputSize read_output_size(const ParamReader& params) {
-  if (params.has("size")) {
-    if (params.has("width") || params.has("height"))
-      params.fail("give either 'size' or 'width' and 'height', not both");
-    const int size = params.required_integer("size", 1, kMaxSide);
-    return {size, size};
-  }
-  if (!params.has("width") || !params.has("height")) params.fail("needs 'size' or both 'width' and 'height'");
-  return {params.required_integer("width", 1, kMaxSide), params.required_integer("height", 1, kMaxSide)};
+// `size` (square) or `width` + `height`, as the op's check guarantees.
+OutputSize read_output_size(const graph::Params& params) {
+  if (has(params, "size")) return {get_int(params, "size"), get_int(params, "size")};
+  return {get_int(params, "width"), get_int(params, "height")};
 }
 
-std::uint8_t read_fill(const ParamReader& params) {
-  return static_cast<std::uint8_t>(params.integer("fill", 0, 0, 255));
-}
+std::uint8_t read_fill(const graph::Params& params) { return static_cast<std::uint8_t>(params.get_int("fill")); }
 
 class ResizeStep : public TransformStep {
  public:
-  explicit ResizeStep(const ParamReader& params) {
-    if (params.has("size") && !params.has("width") && !params.has("height")) {
-      shorter_side_ = params.required_integer("size", 1, kMaxSide);
+  explicit ResizeStep(const graph::Params& params) {
+    if (has(params, "size")) {
+      shorter_side_ = get_int(params, "size");
     } else {
       size_ = read_output_size(params);
     }
@@ -554,7 +465,7 @@ class ResizeStep : public TransformStep {
 
 class CenterCropStep : public TransformStep {
  public:
-  explicit CenterCropStep(const ParamReader& params) : size_(read_output_size(params)) {}
+  explicit CenterCropStep(const graph::Params& params) : size_(read_output_size(params)) {}
   void apply(Image& image, Image& scratch, Rng&) const override {
     center_crop(image, scratch, size_.width, size_.height);
     std::swap(image, scratch);
@@ -566,12 +477,10 @@ class CenterCropStep : public TransformStep {
 
 class RandomResizedCropStep : public TransformStep {
  public:
-  explicit RandomResizedCropStep(const ParamReader& params) : size_(read_output_size(params)) {
-    const RandomResizedCropParams defaults;
-    std::tie(crop_.scale_min, crop_.scale_max) =
-        params.ordered_pair("scale", {defaults.scale_min, defaults.scale_max}, 1e-6, 1.0);
-    std::tie(crop_.ratio_min, crop_.ratio_max) =
-        params.ordered_pair("ratio", {defaults.ratio_min, defaults.ratio_max}, 1e-3, 1e3);
+  explicit RandomResizedCropStep(const graph::Params& params) : size_(read_output_size(params)) {
+    const auto& scale = params.get_numbers("scale");
+    const auto& ratio = params.get_numbers("ratio");
+    crop_ = {scale[0], scale[1], ratio[0], ratio[1]};
   }
   void apply(Image& image, Image& scratch, Rng& rng) const override {
     random_resized_crop(image, scratch, size_.width, size_.height, crop_, rng);
@@ -585,11 +494,10 @@ class RandomResizedCropStep : public TransformStep {
 
 class RandomCropStep : public TransformStep {
  public:
-  explicit RandomCropStep(const ParamReader& params)
+  explicit RandomCropStep(const graph::Params& params)
       : size_(read_output_size(params)),
-        padding_(params.integer("padding", 0, 0, kMaxSide)),
-        mode_(params.choice("padding_mode", "constant", {"constant", "reflect"}) == "reflect" ? PaddingMode::reflect
-                                                                                              : PaddingMode::constant),
+        padding_(get_int(params, "padding")),
+        mode_(params.get_string("padding_mode") == "reflect" ? PaddingMode::reflect : PaddingMode::constant),
         fill_(read_fill(params)) {}
   void apply(Image& image, Image& scratch, Rng& rng) const override {
     pad_random_crop(image, scratch, size_.width, size_.height, padding_, mode_, fill_, rng);
@@ -605,7 +513,7 @@ class RandomCropStep : public TransformStep {
 
 class HflipStep : public TransformStep {
  public:
-  explicit HflipStep(const ParamReader& params) : probability_(params.real("p", 0.5, 0.0, 1.0)) {}
+  explicit HflipStep(const graph::Params& params) : probability_(params.get_float("p")) {}
   void apply(Image& image, Image&, Rng& rng) const override {
     if (rng.bernoulli(probability_)) hflip(image);
   }
@@ -616,8 +524,7 @@ class HflipStep : public TransformStep {
 
 class CutoutStep : public TransformStep {
  public:
-  explicit CutoutStep(const ParamReader& params)
-      : size_(params.required_integer("size", 1, kMaxSide)), fill_(read_fill(params)) {}
+  explicit CutoutStep(const graph::Params& params) : size_(get_int(params, "size")), fill_(read_fill(params)) {}
   void apply(Image& image, Image&, Rng& rng) const override { cutout(image, size_, fill_, rng); }
 
  private:
@@ -627,10 +534,10 @@ class CutoutStep : public TransformStep {
 
 class RandAugmentStep : public TransformStep {
  public:
-  explicit RandAugmentStep(const ParamReader& params) {
-    params_.num_ops = params.integer("n", params_.num_ops, 0, 64);
-    params_.num_bins = params.integer("bins", params_.num_bins, 2, 1024);
-    params_.magnitude = params.integer("m", params_.magnitude, 0, params_.num_bins - 1);
+  explicit RandAugmentStep(const graph::Params& params) {
+    params_.num_ops = get_int(params, "n");
+    params_.num_bins = get_int(params, "bins");
+    params_.magnitude = get_int(params, "m");
     params_.fill = read_fill(params);
   }
   void apply(Image& image, Image& scratch, Rng& rng) const override { rand_augment(image, scratch, params_, rng); }
@@ -639,28 +546,163 @@ class RandAugmentStep : public TransformStep {
   RandAugmentParams params_;
 };
 
-struct StepKind {
-  const char* name;
-  std::vector<std::string> params;
-  std::shared_ptr<const TransformStep> (*build)(const ParamReader&);
+struct OpKind {
+  OpSchema schema;
+  std::shared_ptr<const TransformStep> (*build)(const graph::Params&);
 };
 
 template <typename Step>
-std::shared_ptr<const TransformStep> build_step(const ParamReader& params) {
+std::shared_ptr<const TransformStep> build_step(const graph::Params& params) {
   return std::make_shared<Step>(params);
 }
 
-const std::vector<StepKind>& step_kinds() {
-  static const std::vector<StepKind> kinds = {
-      {"resize", {"size", "width", "height"}, build_step<ResizeStep>},
-      {"center_crop", {"size", "width", "height"}, build_step<CenterCropStep>},
-      {"random_resized_crop", {"size", "width", "height", "scale", "ratio"}, build_step<RandomResizedCropStep>},
-      {"random_crop", {"size", "width", "height", "padding", "padding_mode", "fill"}, build_step<RandomCropStep>},
-      {"hflip", {"p"}, build_step<HflipStep>},
-      {"cutout", {"size", "fill"}, build_step<CutoutStep>},
-      {"rand_augment", {"n", "m", "bins", "fill"}, build_step<RandAugmentStep>},
+// The output-size parameters shared by the resizing and cropping ops.
+OpSchema sized_op(std::string name, std::string doc, std::string size_doc) {
+  OpSchema op(std::move(name));
+  op.doc(std::move(doc))
+      .optional_param("size", graph::ParamType::Int, std::move(size_doc))
+      .at_least(1)
+      .at_most(kMaxSide)
+      .optional_param("width", graph::ParamType::Int, "output width, with `height` (instead of `size`)")
+      .at_least(1)
+      .at_most(kMaxSide)
+      .optional_param("height", graph::ParamType::Int, "output height, with `width` (instead of `size`)")
+      .at_least(1)
+      .at_most(kMaxSide)
+      .check("give `size`, or both `width` and `height`", [](const graph::Params& params) -> std::string {
+        const bool size = has(params, "size");
+        const bool width = has(params, "width");
+        const bool height = has(params, "height");
+        if (size && (width || height)) return "give either 'size' or 'width' and 'height', not both";
+        if (!size && !(width && height)) return "needs 'size' or both 'width' and 'height'";
+        return "";
+      });
+  return op;
+}
+
+OpSchema::Check ordered_pair(std::string name) {
+  return [name](const graph::Params& params) -> std::string {
+    const auto& pair = params.get_numbers(name);
+    if (pair.size() != 2)
+      return fmt::format("parameter '{}' must be a pair 'low,high', got {} numbers", name, pair.size());
+    if (pair[0] > pair[1]) return fmt::format("parameter '{}' must have low <= high, got {}", name, fmt::join(pair, ","));
+    return "";
   };
+}
+
+const std::vector<OpKind>& op_kinds() {
+  static const std::vector<OpKind> kinds = [] {
+    const RandomResizedCropParams crop;
+    const RandAugmentParams rand;
+    const char* const fill_doc = "value of the pixels the op brings in";
+    return std::vector<OpKind>{
+        {sized_op("resize", "Bilinear resize (torchvision Resize, antialias=False).",
+                  "the shorter side; the longer keeps the aspect ratio"),
+         build_step<ResizeStep>},
+        {sized_op("center_crop", "The middle of the image, padded with zeros where the crop is larger.",
+                  "side of the square output"),
+         build_step<CenterCropStep>},
+        {sized_op("random_resized_crop",
+                  "A random area and aspect ratio, resized to the output size (torchvision RandomResizedCrop).",
+                  "side of the square output")
+             .param("scale", std::vector<double>{crop.scale_min, crop.scale_max}, "range of the crop's fraction of the image's area")
+             .at_least(1e-6)
+             .at_most(1.0)
+             .param("ratio", std::vector<double>{crop.ratio_min, crop.ratio_max}, "range of the crop's width / height")
+             .at_least(1e-3)
+             .at_most(1e3)
+             .check("`scale` and `ratio` are pairs low,high with low <= high",
+                    [scale = ordered_pair("scale"), ratio = ordered_pair("ratio")](const graph::Params& params) {
+                      std::string why = scale(params);
+                      return why.empty() ? ratio(params) : why;
+                    }),
+         build_step<RandomResizedCropStep>},
+        {sized_op("random_crop", "A uniformly placed window of the padded image (torchvision RandomCrop).",
+                  "side of the square output")
+             .param("padding", 0, "pixels added on every side before cropping")
+             .at_least(0)
+             .at_most(kMaxSide)
+             .param("padding_mode", "constant", "`constant` (with `fill`) or `reflect` (needs padding < the image's sides)")
+             .one_of({"constant", "reflect"})
+             .param("fill", 0, fill_doc)
+             .at_least(0)
+             .at_most(255),
+         build_step<RandomCropStep>},
+        {OpSchema("hflip").doc("Mirrors the image left-right.").param("p", 0.5, "probability of flipping").at_least(0.0).at_most(1.0),
+         build_step<HflipStep>},
+        {OpSchema("cutout")
+             .doc("Sets a square centred on a random pixel, clipped at the borders, to `fill` (DeVries & Taylor 2017).")
+             .required_param("size", graph::ParamType::Int, "side of the square")
+             .at_least(1)
+             .at_most(kMaxSide)
+             .param("fill", 0, fill_doc)
+             .at_least(0)
+             .at_most(255),
+         build_step<CutoutStep>},
+        {OpSchema("rand_augment")
+             .doc("`n` random ops of RandAugment's space at magnitude bin `m` (torchvision RandAugment).")
+             .param("n", rand.num_ops, "ops applied per image")
+             .at_least(0)
+             .at_most(64)
+             .param("m", rand.magnitude, "magnitude, as a bin index")
+             .at_least(0)
+             .param("bins", rand.num_bins, "number of magnitude bins")
+             .at_least(2)
+             .at_most(1024)
+             .param("fill", static_cast<int>(rand.fill), fill_doc)
+             .at_least(0)
+             .at_most(255)
+             .check("`m` < `bins`",
+                    [](const graph::Params& params) -> std::string {
+                      const auto m = params.get_int("m");
+                      const auto bins = params.get_int("bins");
+                      if (m < bins) return "";
+                      return fmt::format("parameter 'm' must be < bins ({}), got {}", bins, m);
+                    }),
+         build_step<RandAugmentStep>},
+    };
+  }();
   return kinds;
+}
+
+const OpKind* find_kind(const std::string& op) {
+  for (const auto& kind : op_kinds())
+    if (kind.schema.name() == op) return &kind;
+  return nullptr;
+}
+
+// What is wrong with `spec`, the op at `position`; `values` receives its typed parameters.
+std::vector<std::string> check_spec(const TransformSpec& spec, std::size_t position, graph::Params& values) {
+  const auto ops = TransformPipeline::op_names();
+  if (spec.op.empty()) return {fmt::format("augment[{}]: missing op (ops: {})", position, fmt::join(ops, ", "))};
+  const OpKind* kind = find_kind(spec.op);
+  if (kind == nullptr) {
+    return {fmt::format("augment[{}]: unknown op '{}'{}; ops: {}", position, spec.op, graph::did_you_mean(spec.op, ops),
+                        fmt::join(ops, ", "))};
+  }
+  std::vector<std::string> problems;
+  values = kind->schema.read(spec.params, problems);
+  for (auto& problem : problems) problem = fmt::format("augment[{}] {}: {}", position, spec.op, problem);
+  return problems;
+}
+
+// The one-line form split into the op and its parameters; words not written key=value are
+// returned apart so callers can report them as they need.
+std::pair<TransformSpec, std::vector<std::string>> split_op_text(const std::string& text) {
+  std::istringstream words(text);
+  TransformSpec spec;
+  std::vector<std::string> malformed;
+  words >> spec.op;
+  std::string word;
+  while (words >> word) {
+    const auto eq = word.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == word.size()) {
+      malformed.push_back(word);
+    } else {
+      spec.params[word.substr(0, eq)] = word.substr(eq + 1);
+    }
+  }
+  return {std::move(spec), std::move(malformed)};
 }
 
 std::string yaml_parameter_text(const YAML::Node& value, const std::string& context) {
@@ -678,23 +720,130 @@ std::string yaml_parameter_text(const YAML::Node& value, const std::string& cont
 
 }  // namespace
 
+OpSchema& OpSchema::doc(std::string one_line) {
+  doc_ = std::move(one_line);
+  return *this;
+}
+
+OpSchema& OpSchema::optional_param(std::string name, graph::ParamType type, std::string doc) {
+  optional_.push_back(name);
+  return required_param(std::move(name), type, std::move(doc));
+}
+
+OpSchema& OpSchema::check(std::string rule, Check rule_check) {
+  checks_.emplace_back(std::move(rule), std::move(rule_check));
+  return *this;
+}
+
+bool OpSchema::is_optional(const std::string& param) const {
+  return std::find(optional_.begin(), optional_.end(), param) != optional_.end();
+}
+
+graph::Params OpSchema::read(const std::map<std::string, std::string>& written, std::vector<std::string>& problems) const {
+  const std::size_t problems_before = problems.size();
+  std::map<std::string, graph::ParamValue> values;
+  for (const auto& [key, text] : written) {
+    const graph::ParamSpec* spec = find_param(key);
+    if (spec == nullptr) {
+      const auto names = param_names();
+      problems.push_back(fmt::format("no parameter '{}'{}; parameters: {}", key, graph::did_you_mean(key, names),
+                                     names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+      continue;
+    }
+    auto value = graph::parse_param_text(text, spec->type);
+    if (!value) {
+      const std::string type = graph::param_type_name(spec->type);
+      const char* article = std::string_view("aeiou").find(type.front()) == std::string_view::npos ? "a" : "an";
+      problems.push_back(fmt::format("parameter '{}' must be {} {}, got '{}'", key, article, type, text));
+      continue;
+    }
+    if (auto why = graph::check_param_value(*spec, *value); !why.empty()) {
+      problems.push_back(fmt::format("parameter '{}' {}", key, why));
+      continue;
+    }
+    values.emplace(key, std::move(*value));
+  }
+  for (const auto& spec : params()) {
+    if (written.count(spec.name) > 0) continue;
+    if (spec.default_value) {
+      values.emplace(spec.name, *spec.default_value);
+    } else if (!is_optional(spec.name)) {
+      problems.push_back(fmt::format("missing parameter '{}'", spec.name));
+    }
+  }
+  graph::Params typed(name_, {}, std::move(values));
+  if (problems.size() == problems_before) {
+    for (const auto& [rule, rule_check] : checks_)
+      if (auto why = rule_check(typed); !why.empty()) problems.push_back(std::move(why));
+  }
+  return typed;
+}
+
+std::string OpSchema::markdown() const {
+  std::string table = graph::params_markdown_table(params());
+  // The table knows defaulted and required parameters only; optional ones are neither.
+  const std::string required_cell = "| required |";
+  for (const auto& name : optional_) {
+    const std::size_t row = table.find(fmt::format("| `{}` |", name));
+    table.replace(table.find(required_cell, row), required_cell.size(), "| none |");
+  }
+  std::string text = fmt::format("## `{}`\n\n{}\n\n{}", name_, doc_, table);
+  if (!checks_.empty()) {
+    text += "\nRules:\n";
+    for (const auto& [rule, rule_check] : checks_) text += fmt::format("- {}\n", rule);
+  }
+  return text;
+}
+
 std::vector<std::string> TransformPipeline::op_names() {
   std::vector<std::string> names;
-  for (const auto& kind : step_kinds()) names.emplace_back(kind.name);
+  for (const auto& kind : op_kinds()) names.push_back(kind.schema.name());
   return names;
 }
 
-TransformPipeline::TransformPipeline(std::vector<TransformSpec> specs) : specs_(std::move(specs)) {
-  for (std::size_t i = 0; i < specs_.size(); ++i) {
-    const TransformSpec& spec = specs_[i];
-    const auto& kinds = step_kinds();
-    const auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const StepKind& k) { return spec.op == k.name; });
-    if (kind == kinds.end()) {
-      throw std::invalid_argument(
-          fmt::format("augment[{}]: unknown op '{}' (valid: {})", i, spec.op, fmt::join(op_names(), ", ")));
-    }
-    steps_.push_back(kind->build(ParamReader(spec, i, kind->params)));
+const std::vector<OpSchema>& TransformPipeline::op_schemas() {
+  static const std::vector<OpSchema> schemas = [] {
+    std::vector<OpSchema> all;
+    for (const auto& kind : op_kinds()) all.push_back(kind.schema);
+    return all;
+  }();
+  return schemas;
+}
+
+std::vector<std::string> TransformPipeline::check_op_texts(const std::vector<std::string>& op_texts) {
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < op_texts.size(); ++i) {
+    const auto [spec, malformed] = split_op_text(op_texts[i]);
+    for (const auto& word : malformed)
+      problems.push_back(fmt::format("augment[{}] {}: write parameters as key=value (got '{}')", i, spec.op, word));
+    graph::Params values;
+    for (auto& problem : check_spec(spec, i, values)) problems.push_back(std::move(problem));
   }
+  return problems;
+}
+
+std::string TransformPipeline::ops_markdown() {
+  std::string text =
+      "# Augment op reference\n\n"
+      "Generated from the op schemas in datasets/transforms.cpp. Configs list ops under `augment:` as maps\n"
+      "(`{op: random_crop, size: 32, padding: 4}`) or one line each (`random_crop size=32 padding=4`); a\n"
+      "list of numbers is written `[0.08, 1]` or `0.08,1`.\n";
+  for (const auto& schema : op_schemas()) text += "\n" + schema.markdown();
+  return text;
+}
+
+TransformPipeline::TransformPipeline(std::vector<TransformSpec> specs) : specs_(std::move(specs)) {
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < specs_.size(); ++i) {
+    graph::Params values;
+    auto found = check_spec(specs_[i], i, values);
+    if (found.empty()) {
+      steps_.push_back(find_kind(specs_[i].op)->build(values));
+    } else {
+      problems.insert(problems.end(), found.begin(), found.end());
+    }
+  }
+  if (!problems.empty()) throw std::invalid_argument(fmt::format("{}", fmt::join(problems, "\n")));
 }
 
 TransformPipeline TransformPipeline::from_yaml(const YAML::Node& node) {
@@ -755,17 +904,10 @@ void TransformPipeline::apply(Image& image, Image& scratch, Rng& rng) const {
 }
 
 TransformSpec TransformSpec::parse(const std::string& text) {
-  std::istringstream words(text);
-  TransformSpec spec;
-  words >> spec.op;
-  std::string word;
-  while (words >> word) {
-    const auto eq = word.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == word.size())
-      throw std::invalid_argument(fmt::format("op '{}': write parameters as key=value (got '{}')", text, word));
-    spec.params[word.substr(0, eq)] = word.substr(eq + 1);
-  }
-  return spec;
+  auto [spec, malformed] = split_op_text(text);
+  if (!malformed.empty())
+    throw std::invalid_argument(fmt::format("op '{}': write parameters as key=value (got '{}')", text, malformed.front()));
+  return std::move(spec);
 }
 
 }  // namespace semiflow

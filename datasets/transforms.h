@@ -8,9 +8,12 @@
 // The augment node builds a TransformPipeline from op specs (YAML `augment:` lists); the batch
 // node turns the result into floats with a Normalizer, straight into the batch tensor's memory.
 #include "datasets/image.h"
+#include "graph/param_spec.h"
+#include "graph/params.h"
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -132,17 +135,49 @@ struct TransformSpec {
   static TransformSpec parse(const std::string& text);
 };
 
+// An augment op's declaration: its parameters (declared as node schemas declare theirs, so the
+// checker, "did you mean" and reference generator are shared), a one-line doc and the rules that
+// tie parameters together.
+class OpSchema : public graph::ParamDeclarations<OpSchema> {
+ public:
+  // A rule across parameters, given the op's typed values (defaults filled in; optional
+  // parameters only when written): what is wrong, or "".
+  using Check = std::function<std::string(const graph::Params&)>;
+
+  explicit OpSchema(std::string name) : name_(std::move(name)) {}
+
+  OpSchema& doc(std::string one_line);
+  // No default, and may be left out: the op then does without it, and a check says which
+  // combinations are needed (`size`, or `width` + `height`).
+  OpSchema& optional_param(std::string name, graph::ParamType type, std::string doc);
+  // `rule` states the check in the reference, e.g. "`m` < `bins`".
+  OpSchema& check(std::string rule, Check rule_check);
+
+  const std::string& name() const { return name_; }
+  const std::string& doc() const { return doc_; }
+  bool is_optional(const std::string& param) const;
+  using graph::ParamDeclarations<OpSchema>::declaration_problems;
+
+  // The parameters as written (text), typed and with defaults filled in. Each problem
+  // ("parameter 'p' must be in [0, 1], got 1.5") is appended to `problems`; the cross-parameter
+  // checks run only when every parameter is fine on its own.
+  graph::Params read(const std::map<std::string, std::string>& written, std::vector<std::string>& problems) const;
+  // "## `name`", the doc, the parameter table and the rules.
+  std::string markdown() const;
+
+ private:
+  std::string name_;
+  std::string doc_;
+  std::vector<std::string> optional_;
+  std::vector<std::pair<std::string, Check>> checks_;
+};
+
 class TransformStep;
 
 // An ordered list of ops, validated when built: errors name the op, its position and the bad
 // parameter; an unknown op lists the known ones. Immutable and safe to share between threads;
 // building one is cheap, so progressive learning rebuilds it per stage (with_overrides).
-//
-// Ops and defaults: resize (size: the shorter side, or width + height), center_crop,
-// random_resized_crop (scale: 0.08,1; ratio: 0.75,1.3333), random_crop (padding: 0,
-// padding_mode: constant|reflect, fill: 0), hflip (p: 0.5), cutout (size, fill: 0),
-// rand_augment (n: 2, m: 9, bins: 31, fill: 0). Other sizes are `size` (square) or
-// `width` + `height`, and required.
+// The ops, their parameters and defaults: op_schemas(), rendered in docs/ops.md.
 class TransformPipeline {
  public:
   explicit TransformPipeline(std::vector<TransformSpec> specs);
@@ -159,6 +194,12 @@ class TransformPipeline {
 
   const std::vector<TransformSpec>& specs() const { return specs_; }
   static std::vector<std::string> op_names();
+  static const std::vector<OpSchema>& op_schemas();
+  // Every problem with ops written in one line each ("random_crop size=32 padding=4"), one
+  // message per problem naming the op as "augment[i]" (0-based, as the constructor's errors).
+  static std::vector<std::string> check_op_texts(const std::vector<std::string>& op_texts);
+  // The "Augment op reference" page (docs/ops.md).
+  static std::string ops_markdown();
 
  private:
   std::vector<TransformSpec> specs_;

@@ -45,7 +45,7 @@
 // against an older copy. Plugins normally never set it; examples/custom_node builds a
 // deliberately mismatched plugin with it to show the loader refusing.
 #ifndef SEMIFLOW_GRAPH_ABI_VERSION
-#define SEMIFLOW_GRAPH_ABI_VERSION 2
+#define SEMIFLOW_GRAPH_ABI_VERSION 3
 #endif
 
 namespace semiflow::graph {

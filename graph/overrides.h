@@ -5,14 +5,18 @@
 // parameter, `student.train.lr=0.05` one in a phase, `threads.graph=1` and `rounds=1` top-level
 // settings. VALUE is YAML (`3`, `cpu`, `[resize size=32, hflip]`). The result is validated
 // like the file, so an unknown parameter or a wrong type is reported as for the file.
+#include "graph/config.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <string>
 
 namespace semiflow::graph {
 
-// Applies one KEY=VALUE to `doc` in place. Throws ConfigError naming the override and, for a
-// path that leads nowhere, the keys or names that exist there.
-void apply_override(YAML::Node doc, const std::string& assignment);
+// Applies one KEY=VALUE to `doc` in place and returns the new value with the assignment, so
+// errors about it name the override. Only the named place changes, even where the file shares
+// a value between several places with a YAML anchor. Throws ConfigError naming the override
+// and, for a path that leads nowhere, the keys or names that exist there.
+YamlSource apply_override(YAML::Node doc, const std::string& assignment);
 
 }  // namespace semiflow::graph

@@ -1,34 +1,56 @@
 #include "graph/phases.h"
 
 #include "graph/overrides.h"
+#include "graph/suggest.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 namespace semiflow::graph {
 namespace {
 
-const std::vector<std::string> kPlanKeys = {"plugins", "threads", "max_in_flight", "rounds", "out_dir", "phases"};
+const std::vector<std::string> kPlanKeys = {"plugins", "threads", "max_in_flight", "rounds", "out_dir", "include", "templates", "phases"};
+const std::vector<std::string> kGraphKeys = {"plugins", "threads", "max_in_flight", "rounds", "out_dir", "include", "templates", "nodes"};
 const std::vector<std::string> kPhaseKeys = {"name", "rounds", "nodes"};
 const std::vector<std::string> kSharedKeys = {"plugins", "threads", "max_in_flight"};
 
-[[noreturn]] void fail(const std::filesystem::path& path, const YAML::Node& where, const std::string& what) {
-  const int line = where.Mark().line;
-  throw ConfigError(line >= 0 ? fmt::format("{}:{}: {}", path.string(), line + 1, what)
-                              : fmt::format("{}: {}", path.string(), what));
-}
+// Problems found while reading the plan; thrown together at the end.
+class Problems {
+ public:
+  explicit Problems(const std::filesystem::path& path) : path_(path) {}
+  void error(const YAML::Node& where, const std::string& what) {
+    add(fmt::format("{}: {}", yaml_location(path_, where, sources_), what));
+  }
+  // Values errors may be about from now on (every round's document has its own).
+  void remember(const std::vector<YamlSource>& sources) { sources_.insert(sources_.end(), sources.begin(), sources.end()); }
+  void add(std::string line) {
+    if (std::find(lines_.begin(), lines_.end(), line) == lines_.end()) lines_.push_back(std::move(line));
+  }
+  void throw_if_any() const {
+    if (!lines_.empty()) throw ConfigError(lines_);
+  }
+  bool empty() const { return lines_.empty(); }
 
-void check_keys(const std::filesystem::path& path, const YAML::Node& map, const std::vector<std::string>& valid,
-                const std::string& where) {
+ private:
+  std::filesystem::path path_;
+  std::vector<YamlSource> sources_;
+  std::vector<std::string> lines_;
+};
+
+void check_keys(Problems& problems, const YAML::Node& map, const std::vector<std::string>& valid, const std::string& where) {
   for (const auto& kv : map) {
     const auto key = kv.first.as<std::string>();
     if (std::find(valid.begin(), valid.end(), key) == valid.end())
-      fail(path, kv.first, fmt::format("unknown key '{}' in {}; valid keys: {}", key, where, fmt::join(valid, ", ")));
+      problems.error(kv.first, fmt::format("unknown key '{}' in {}{}; valid keys: {}", key, where, did_you_mean(key, valid),
+                                           fmt::join(valid, ", ")));
   }
 }
 
@@ -36,8 +58,52 @@ YAML::Node load_yaml(const std::string& text, const std::filesystem::path& path)
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("{}: invalid YAML: {}", path.string(), e.what()));
+    throw ConfigError(fmt::format("{}:{}: invalid YAML: {}", path.string(), e.mark.line + 1, e.msg));
   }
+}
+
+std::optional<std::string> read_text(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  if (!file) return std::nullopt;
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// `include: [recipe.yaml, ...]`: the `templates:` of those files (relative to the config; the
+// paths in them are read relative to the config too) join the config's own, which win on a
+// name both define. The included text gets the same ${...} substitutions as the config's.
+void include_templates(YAML::Node doc, const std::filesystem::path& path,
+                       const std::function<std::string(const std::string&)>& substitute, Problems& problems,
+                       std::vector<YamlSource>& sources) {
+  const YAML::Node include = doc["include"];
+  if (!include) return;
+  std::vector<YAML::Node> entries;
+  if (include.IsScalar()) entries.push_back(include);
+  else if (include.IsSequence())
+    for (std::size_t i = 0; i < include.size(); ++i) entries.push_back(include[i]);
+  else problems.error(include, "`include:` must be a file or a list of files (relative to this config)");
+  for (const auto& entry : entries) {
+    const std::filesystem::path file = path.parent_path() / entry.as<std::string>();
+    const auto text = read_text(file);
+    if (!text) {
+      problems.error(entry, fmt::format("include '{}': cannot open {}", entry.as<std::string>(), file.string()));
+      continue;
+    }
+    const YAML::Node included = load_yaml(substitute(*text), file);
+    sources.push_back({included, file.string(), true});
+    problems.remember(sources);
+    if (!included.IsMap() || !included["templates"] || !included["templates"].IsMap()) {
+      problems.error(included, "an included file holds `templates:`, a map of template names to partial node entries");
+      continue;
+    }
+    check_keys(problems, included, {"templates"}, "an included file");
+    if (!doc["templates"]) doc["templates"] = YAML::Node(YAML::NodeType::Map);
+    YAML::Node templates = doc["templates"];
+    for (const auto& kv : included["templates"])
+      if (!templates[kv.first.as<std::string>()]) templates[kv.first.as<std::string>()] = kv.second;
+  }
+  doc.remove("include");
 }
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
@@ -58,85 +124,193 @@ bool runs_in(const std::string& when, int round) {
   return true;
 }
 
+// `extends: NAME` on a node entry: the keys of `templates: {NAME: {...}}` that the entry does
+// not set itself are added to it (a template may extend another). The added values keep their
+// own lines, so an error in a template points at the template.
+void resolve_templates(const YAML::Node& doc, Problems& problems) {
+  const YAML::Node templates = doc["templates"];
+  if (templates && !templates.IsMap()) {
+    problems.error(templates, "`templates:` must map template names to partial node entries");
+    return;
+  }
+  std::vector<std::string> names;
+  if (templates)
+    for (const auto& kv : templates) {
+      names.push_back(kv.first.as<std::string>());
+      if (!kv.second.IsMap()) problems.error(kv.second, fmt::format("template '{}' must be a map of node keys", names.back()));
+      else if (kv.second["name"]) problems.error(kv.second["name"], fmt::format("template '{}' cannot set `name`", names.back()));
+    }
+  auto resolve = [&](YAML::Node entry) {
+    std::vector<std::string> chain;
+    while (entry["extends"]) {
+      const YAML::Node extends = entry["extends"];
+      const std::string name = extends.IsScalar() ? extends.as<std::string>() : "";
+      entry.remove("extends");
+      if (std::find(chain.begin(), chain.end(), name) != chain.end()) {
+        problems.error(extends, fmt::format("templates extend each other in a cycle: {} -> {}", fmt::join(chain, " -> "), name));
+        return;
+      }
+      chain.push_back(name);
+      const YAML::Node base = templates && !name.empty() ? templates[name] : YAML::Node();
+      if (!base || !base.IsMap()) {
+        problems.error(extends, fmt::format("`extends: {}` names no template{}; templates: {}", YAML::Dump(extends),
+                                            did_you_mean(name, names), names.empty() ? "(none)" : fmt::format("{}", fmt::join(names, ", "))));
+        return;
+      }
+      for (const auto& kv : base) {
+        const auto key = kv.first.as<std::string>();
+        if (!entry[key]) entry[key] = kv.second;
+      }
+    }
+  };
+  auto resolve_list = [&](const YAML::Node& nodes) {
+    if (!nodes || !nodes.IsSequence()) return;
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].IsMap() && nodes[i]["extends"]) resolve(nodes[i]);
+  };
+  resolve_list(doc["nodes"]);
+  if (doc["phases"] && doc["phases"].IsSequence())
+    for (const auto& phase : doc["phases"])
+      if (phase.IsMap()) resolve_list(phase["nodes"]);
+}
+
 }  // namespace
 
 RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path& path,
                        const std::vector<std::string>& overrides) {
   RunPlan plan;
   plan.path = path;
-  // Round 0's text gives the settings; `${out_dir}` is then replaced by the (overridden) out_dir.
-  auto parse = [&](const std::string& text) {
-    YAML::Node doc = load_yaml(text, path);
-    for (const auto& assignment : overrides) apply_override(doc, assignment);
-    return doc;
+  // Each round's text is parsed on its own: included templates added, the overrides applied and
+  // templates resolved.
+  struct Parsed {
+    YAML::Node doc;
+    std::vector<YamlSource> sources;
   };
-  const YAML::Node root = parse(for_round(yaml_text, 0));
+  Problems problems(path);
   std::string out_dir_text;
+  bool out_dir_known = false;
+  auto substitute_for = [&](int round) {
+    return [&, round](const std::string& text) {
+      return out_dir_known ? replace_all(for_round(text, round), "${out_dir}", out_dir_text) : for_round(text, round);
+    };
+  };
+  auto parse = [&](int round) {
+    const auto substitute = substitute_for(round);
+    Parsed parsed{load_yaml(substitute(yaml_text), path), {}};
+    if (parsed.doc.IsMap()) include_templates(parsed.doc, path, substitute, problems, parsed.sources);
+    for (const auto& assignment : overrides) parsed.sources.push_back(apply_override(parsed.doc, assignment));
+    problems.remember(parsed.sources);
+    if (parsed.doc.IsMap()) resolve_templates(parsed.doc, problems);
+    return parsed;
+  };
+  // Round 0's text gives the settings; `${out_dir}` is then replaced by the (overridden) out_dir.
+  const Parsed first = parse(0);
+  const YAML::Node root = first.doc;
   if (root.IsMap() && root["out_dir"]) {
-    if (!root["out_dir"].IsScalar()) fail(path, root["out_dir"], "`out_dir:` must be a folder path");
-    out_dir_text = root["out_dir"].as<std::string>();
-    plan.out_dir = out_dir_text;
-    if (plan.out_dir.is_relative()) plan.out_dir = path.parent_path() / plan.out_dir;
+    if (!root["out_dir"].IsScalar()) {
+      problems.error(root["out_dir"], "`out_dir:` must be a folder path");
+    } else {
+      out_dir_text = root["out_dir"].as<std::string>();
+      out_dir_known = true;
+      plan.out_dir = out_dir_text;
+      if (plan.out_dir.is_relative()) plan.out_dir = path.parent_path() / plan.out_dir;
+    }
   }
-  auto text_for = [&](int round) { return replace_all(for_round(yaml_text, round), "${out_dir}", out_dir_text); };
+  auto build = [&](const YAML::Node& graph_doc, const std::vector<YamlSource>& origins, const std::string& prefix) {
+    try {
+      return std::optional<PipelineConfig>(build_pipeline_config(graph_doc, path, origins));
+    } catch (const ConfigError& e) {
+      for (const auto& line : e.errors()) problems.add(prefix + line);
+      return std::optional<PipelineConfig>();
+    }
+  };
   if (!root.IsMap() || !root["phases"]) {
-    plan.phases.push_back({"main", 0, build_pipeline_config(parse(text_for(0)), path)});
+    if (root.IsMap()) check_keys(problems, root, kGraphKeys, "a config with nodes");
+    const Parsed parsed = parse(0);
+    YAML::Node graph_doc(YAML::NodeType::Map);
+    for (const auto& kv : parsed.doc)
+      if (kv.first.as<std::string>() != "templates") graph_doc[kv.first.as<std::string>()] = kv.second;
+    auto config = build(parsed.doc.IsMap() ? graph_doc : parsed.doc, parsed.sources, "");
+    problems.throw_if_any();
+    plan.phases.push_back({"main", 0, std::move(*config)});
     return plan;
   }
-  check_keys(path, root, kPlanKeys, "a config with phases");
-  if (root["nodes"]) fail(path, root["nodes"], "a config has either `nodes:` (one graph) or `phases:`, not both");
+  check_keys(problems, root, kPlanKeys, "a config with phases");
   if (const YAML::Node rounds = root["rounds"]) {
-    try {
-      plan.rounds = rounds.as<int>();
-    } catch (const YAML::Exception&) {
-      fail(path, rounds, "`rounds:` must be a whole number >= 0");
-    }
-    if (plan.rounds < 0) fail(path, rounds, "`rounds:` must be a whole number >= 0");
+    int value = -1;
+    if (!rounds.IsScalar() || !YAML::convert<int>::decode(rounds, value) || value < 0)
+      problems.error(rounds, "`rounds:` must be a whole number >= 0");
+    else plan.rounds = value;
   }
-  if (out_dir_text.empty()) fail(path, root, "a config with phases needs `out_dir:`, the run folder that gets summary.json");
+  if (out_dir_text.empty()) problems.error(root, "a config with phases needs `out_dir:`, the run folder that gets summary.json");
 
   const YAML::Node phases = root["phases"];
-  if (!phases.IsSequence() || phases.size() == 0) fail(path, phases, "`phases:` must be a non-empty list of {name, rounds, nodes}");
+  if (!phases.IsSequence() || phases.size() == 0) {
+    problems.error(phases, "`phases:` must be a non-empty list of {name, rounds, nodes}");
+    problems.throw_if_any();
+  }
   std::set<std::string> names;
+  bool phases_ok = true;
   for (const auto& phase : phases) {
-    if (!phase.IsMap() || !phase["name"] || !phase["nodes"])
-      fail(path, phase, "each phase needs `name:` and `nodes:` (and optionally `rounds: first|later|all`)");
-    check_keys(path, phase, kPhaseKeys, fmt::format("phase '{}'", phase["name"].as<std::string>()));
+    if (!phase.IsMap() || !phase["name"] || !phase["nodes"]) {
+      problems.error(phase, "each phase needs `name:` and `nodes:` (and optionally `rounds: first|later|all`)");
+      phases_ok = false;
+      continue;
+    }
+    check_keys(problems, phase, kPhaseKeys, fmt::format("phase '{}'", phase["name"].as<std::string>()));
     if (!names.insert(phase["name"].as<std::string>()).second)
-      fail(path, phase["name"], fmt::format("duplicate phase name '{}'", phase["name"].as<std::string>()));
+      problems.error(phase["name"], fmt::format("duplicate phase name '{}'", phase["name"].as<std::string>()));
     if (phase["rounds"]) {
       const auto when = phase["rounds"].as<std::string>();
-      if (when != "first" && when != "later" && when != "all")
-        fail(path, phase["rounds"], fmt::format("phase rounds '{}': write first, later or all", when));
+      if (when != "first" && when != "later" && when != "all") {
+        problems.error(phase["rounds"], fmt::format("phase rounds '{}': write first, later or all{}", when,
+                                                    did_you_mean(when, {"first", "later", "all"})));
+        phases_ok = false;
+      }
     }
   }
+  if (!phases_ok) problems.throw_if_any();
 
+  // Every phase of every round is built (and so checked) now; an error names the phase and the
+  // rounds it occurs in.
+  std::map<std::string, std::vector<int>> rounds_of_error;
+  std::vector<std::string> error_order;
   for (int round = 0; round <= plan.rounds; ++round) {
-    const YAML::Node doc = parse(text_for(round));
-    for (const auto& phase : doc["phases"]) {
+    const Parsed parsed = parse(round);
+    for (const auto& phase : parsed.doc["phases"]) {
       const auto name = phase["name"].as<std::string>();
       if (!runs_in(phase["rounds"] ? phase["rounds"].as<std::string>() : "all", round)) continue;
       YAML::Node graph_doc(YAML::NodeType::Map);
       for (const auto& key : kSharedKeys)
-        if (doc[key]) graph_doc[key] = doc[key];
+        if (parsed.doc[key]) graph_doc[key] = parsed.doc[key];
       graph_doc["nodes"] = phase["nodes"];
       try {
-        plan.phases.push_back({name, round, build_pipeline_config(graph_doc, path)});
+        plan.phases.push_back({name, round, build_pipeline_config(graph_doc, path, parsed.sources)});
       } catch (const ConfigError& e) {
-        throw ConfigError(fmt::format("phase '{}' (round {}): {}", name, round, e.what()));
+        for (const auto& line : e.errors()) {
+          const std::string key = fmt::format("phase '{}'\n{}", name, line);
+          if (!rounds_of_error.count(key)) error_order.push_back(key);
+          rounds_of_error[key].push_back(round);
+        }
       }
     }
   }
-  if (plan.phases.empty()) fail(path, phases, "no phase runs in any round (rounds: 0 with only `rounds: later` phases?)");
+  for (const auto& key : error_order) {
+    const auto split = key.find('\n');
+    const auto& rounds = rounds_of_error[key];
+    problems.add(fmt::format("{} (round{} {}): {}", key.substr(0, split), rounds.size() > 1 ? "s" : "", fmt::join(rounds, ", "),
+                             key.substr(split + 1)));
+  }
+  if (plan.phases.empty() && problems.empty())
+    problems.error(phases, "no phase runs in any round (rounds: 0 with only `rounds: later` phases?)");
+  problems.throw_if_any();
   return plan;
 }
 
 RunPlan load_run_plan(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
-  std::ifstream file(path);
-  if (!file) throw ConfigError(fmt::format("{}: cannot open the pipeline config", path.string()));
-  std::stringstream text;
-  text << file.rdbuf();
-  return parse_run_plan(text.str(), path, overrides);
+  const auto text = read_text(path);
+  if (!text) throw ConfigError(fmt::format("{}: cannot open the pipeline config", path.string()));
+  return parse_run_plan(*text, path, overrides);
 }
 
 }  // namespace semiflow::graph

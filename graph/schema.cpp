@@ -26,39 +26,6 @@ NodeSchema& NodeSchema::output(std::string port, std::string item_type) {
   return *this;
 }
 
-NodeSchema& NodeSchema::add_param(std::string name, ParamType type, std::optional<ParamValue> value,
-                                  std::string doc) {
-  params_.push_back({std::move(name), type, std::move(value), std::move(doc)});
-  return *this;
-}
-
-NodeSchema& NodeSchema::param(std::string name, std::int64_t v, std::string doc) {
-  return add_param(std::move(name), ParamType::Int, ParamValue(v), std::move(doc));
-}
-NodeSchema& NodeSchema::param(std::string name, int v, std::string doc) {
-  return add_param(std::move(name), ParamType::Int, ParamValue(std::int64_t{v}), std::move(doc));
-}
-NodeSchema& NodeSchema::param(std::string name, double v, std::string doc) {
-  return add_param(std::move(name), ParamType::Float, ParamValue(v), std::move(doc));
-}
-NodeSchema& NodeSchema::param(std::string name, bool v, std::string doc) {
-  return add_param(std::move(name), ParamType::Bool, ParamValue(v), std::move(doc));
-}
-NodeSchema& NodeSchema::param(std::string name, const char* v, std::string doc) {
-  return add_param(std::move(name), ParamType::String, ParamValue(std::string(v)), std::move(doc));
-}
-NodeSchema& NodeSchema::param(std::string name, std::string v, std::string doc) {
-  return add_param(std::move(name), ParamType::String, ParamValue(std::move(v)), std::move(doc));
-}
-NodeSchema& NodeSchema::param(std::string name, std::vector<double> v, std::string doc) {
-  return add_param(std::move(name), ParamType::NumberList, ParamValue(std::move(v)), std::move(doc));
-}
-NodeSchema& NodeSchema::param(std::string name, std::vector<std::string> v, std::string doc) {
-  return add_param(std::move(name), ParamType::StringList, ParamValue(std::move(v)), std::move(doc));
-}
-NodeSchema& NodeSchema::required_param(std::string name, ParamType type, std::string doc) {
-  return add_param(std::move(name), type, std::nullopt, std::move(doc));
-}
 
 NodeSchema& NodeSchema::serial(std::string why) {
   declared_concurrency_ = concurrency_ = Concurrency::Serial;
@@ -77,10 +44,14 @@ NodeSchema& NodeSchema::accumulates() {
   return *this;
 }
 
-const ParamSpec* NodeSchema::find_param(const std::string& name) const {
-  for (const auto& p : params_)
-    if (p.name == name) return &p;
-  return nullptr;
+NodeSchema& NodeSchema::check(StaticCheck check) {
+  checks_.push_back(std::move(check));
+  return *this;
+}
+
+NodeSchema& NodeSchema::stream(StreamFunction facts) {
+  stream_ = std::move(facts);
+  return *this;
 }
 
 void NodeSchema::check() const {
@@ -97,9 +68,10 @@ void NodeSchema::check() const {
   for (const auto& port : inputs_)
     if (!names.insert(port.name).second) fail(fmt::format("input port '{}' is declared twice", port.name));
   // These keys configure the node itself, so a parameter cannot take them.
-  std::set<std::string> params{"name", "type", "input", "inputs"};
-  for (const auto& p : params_)
+  std::set<std::string> params{"name", "type", "input", "inputs", "extends"};
+  for (const auto& p : this->params())
     if (!params.insert(p.name).second) fail(fmt::format("parameter '{}' is declared twice or is a reserved key", p.name));
+  for (const auto& problem : declaration_problems()) fail(problem);
 }
 
 std::string NodeSchema::describe() const {
@@ -108,18 +80,17 @@ std::string NodeSchema::describe() const {
   if (output_) text += fmt::format("  output  {}: {}\n", output_->name, output_->item_type);
   text += fmt::format("  {}{}: {}\n", concurrency_ == Concurrency::Serial ? "serial" : "parallel",
                       accumulates_ ? ", accumulates" : "", concurrency_reason_);
-  for (const auto& p : params_) {
+  for (const auto& p : params()) {
     std::string value = p.default_value ? "= " + format_param(*p.default_value) : "(required)";
-    text += fmt::format("  param   {} ({}) {}  {}\n", p.name, param_type_name(p.type), value, p.doc);
+    if (!p.stream_fact.empty()) value += fmt::format(" [from the input stream's {}]", p.stream_fact);
+    const std::string allowed = describe_allowed(p);
+    text += fmt::format("  param   {} ({}{}) {}  {}\n", p.name, param_type_name(p.type), allowed.empty() ? "" : ", " + allowed,
+                        value, p.doc);
   }
   return text;
 }
 
 std::string NodeSchema::describe_markdown() const {
-  auto cell = [](std::string text) {
-    for (std::size_t at = text.find('|'); at != std::string::npos; at = text.find('|', at + 2)) text.replace(at, 1, "\\|");
-    return text;
-  };
   std::string text = fmt::format("## `{}`\n\n{}\n\n", type_name_, doc_);
   std::vector<std::string> ports;
   for (const auto& port : inputs_) ports.push_back(fmt::format("input `{}`: {}", port.name, port.item_type));
@@ -128,12 +99,8 @@ std::string NodeSchema::describe_markdown() const {
   if (!output_) ports.push_back("sink (no output)");
   text += fmt::format("{}. {}{}: {}.\n\n", fmt::join(ports, "; "), concurrency_ == Concurrency::Serial ? "Serial" : "Parallel",
                       accumulates_ ? ", accumulates" : "", concurrency_reason_);
-  if (params_.empty()) return text;
-  text += "| parameter | type | default | meaning |\n|---|---|---|---|\n";
-  for (const auto& p : params_)
-    text += fmt::format("| `{}` | {} | {} | {} |\n", p.name, param_type_name(p.type),
-                        p.default_value ? cell("`" + format_param(*p.default_value) + "`") : "required", cell(p.doc));
-  return text + "\n";
+  if (params().empty()) return text;
+  return text + params_markdown_table(params()) + "\n";
 }
 
 }  // namespace semiflow::graph

@@ -1,7 +1,9 @@
 #pragma once
 // A node type's schema: the single source for its ports, parameters (types, defaults, docs) and
 // concurrency. Config validation and `semiflow nodes` both read it (DALI OpSchema style).
+#include "graph/param_spec.h"
 #include "graph/params.h"
+#include "graph/stream.h"
 
 #include <optional>
 #include <string>
@@ -14,16 +16,9 @@ struct PortSpec {
   std::string item_type;  // "image", "sample", "batch", ... or "any" (matches every type)
 };
 
-struct ParamSpec {
-  std::string name;
-  ParamType type;
-  std::optional<ParamValue> default_value;  // empty: the config must set it
-  std::string doc;
-};
-
 enum class Concurrency { Serial, Parallel };
 
-class NodeSchema {
+class NodeSchema : public ParamDeclarations<NodeSchema> {
  public:
   explicit NodeSchema(std::string type_name);
 
@@ -32,15 +27,6 @@ class NodeSchema {
   // At most one output port; several consumers may read it (each gets its own copy).
   NodeSchema& output(std::string port, std::string item_type);
 
-  NodeSchema& param(std::string name, std::int64_t default_value, std::string doc);
-  NodeSchema& param(std::string name, int default_value, std::string doc);
-  NodeSchema& param(std::string name, double default_value, std::string doc);
-  NodeSchema& param(std::string name, bool default_value, std::string doc);
-  NodeSchema& param(std::string name, const char* default_value, std::string doc);
-  NodeSchema& param(std::string name, std::string default_value, std::string doc);
-  NodeSchema& param(std::string name, std::vector<double> default_value, std::string doc);
-  NodeSchema& param(std::string name, std::vector<std::string> default_value, std::string doc);
-  NodeSchema& required_param(std::string name, ParamType type, std::string doc);
 
   // Serial nodes see their inputs one at a time in a deterministic order; parallel nodes are
   // called from several threads at once (process() must be thread-safe) in no particular order.
@@ -49,13 +35,17 @@ class NodeSchema {
   // The node keeps inputs to emit later (a batcher). Its items count against the in-flight
   // limit until it emits them, so max_in_flight must exceed what it holds. Serial nodes only.
   NodeSchema& accumulates();
+  // Config-time checks of the node's parameters and input stream facts (several may be added).
+  NodeSchema& check(StaticCheck check);
+  // What the node states about its output stream (graph/stream.h).
+  NodeSchema& stream(StreamFunction facts);
 
   const std::string& type_name() const { return type_name_; }
   const std::string& doc() const { return doc_; }
   const std::vector<PortSpec>& inputs() const { return inputs_; }
   const std::optional<PortSpec>& output() const { return output_; }
-  const std::vector<ParamSpec>& params() const { return params_; }
-  const ParamSpec* find_param(const std::string& name) const;
+  const std::vector<StaticCheck>& checks() const { return checks_; }
+  const StreamFunction& stream_function() const { return stream_; }
   Concurrency concurrency() const { return concurrency_; }
   const std::string& concurrency_reason() const { return concurrency_reason_; }
   bool is_accumulating() const { return accumulates_; }
@@ -70,13 +60,13 @@ class NodeSchema {
   std::string describe_markdown() const;
 
  private:
-  NodeSchema& add_param(std::string name, ParamType type, std::optional<ParamValue> value, std::string doc);
 
   std::string type_name_;
   std::string doc_;
   std::vector<PortSpec> inputs_;
   std::optional<PortSpec> output_;
-  std::vector<ParamSpec> params_;
+  std::vector<StaticCheck> checks_;
+  StreamFunction stream_;
   std::optional<Concurrency> declared_concurrency_;
   Concurrency concurrency_ = Concurrency::Serial;
   std::string concurrency_reason_;

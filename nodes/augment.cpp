@@ -3,6 +3,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 #include "nodes/stage_schedule.h"
 
 #include <fmt/format.h>
@@ -38,6 +39,34 @@ class Augment : public Node {
                "per stage (one more than stage_epochs), 'op.param=value ...', e.g. 'random_resized_crop.size=24 rand_augment.m=7'")
         .param("strong_ops", std::vector<std::string>{},
                "transforms of the strong view of two-view samples (two_view_source) instead of ops; no stages")
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          facts::check_ops(p, "ops", out);
+          facts::check_ops(p, "strong_ops", out);
+          const auto stages = p.get_numbers("stage_epochs").size() + 1;
+          if (!p.get_strings("stage_overrides").empty() && p.get_strings("stage_overrides").size() != stages)
+            out.error("stage_overrides", fmt::format("stage_overrides has {} entries but stage_epochs makes {} stages; give one per stage",
+                                                     p.get_strings("stage_overrides").size(), stages));
+        })
+        // The images' side, when the last op that sizes them makes them square (or sets the
+        // shorter side) and no progressive stage changes it.
+        .stream([](const Params& p, const std::vector<StreamFacts>& in, Diagnostics&) {
+          StreamFacts stream = in[0];
+          for (const auto& stage : p.get_strings("stage_overrides"))
+            if (stage.find(".size=") != std::string::npos || stage.find(".width=") != std::string::npos) return stream;
+          std::optional<std::int64_t> side;
+          for (const auto& text : p.get_strings("ops")) {
+            const TransformSpec spec = TransformSpec::parse(text);
+            const auto param = [&](const char* key) -> std::optional<std::int64_t> {
+              const auto found = spec.params.find(key);
+              if (found == spec.params.end()) return std::nullopt;
+              return std::stoll(found->second);
+            };
+            if (const auto size = param("size")) side = size;
+            else if (param("width") || param("height")) side = param("width") == param("height") ? param("width") : std::nullopt;
+          }
+          if (side) stream[facts::kImageSize] = facts::stated(p, "ops", *side);
+          return stream;
+        })
         .parallel("each image is transformed independently with its own random stream");
   }
 

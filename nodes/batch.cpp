@@ -4,6 +4,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -73,10 +74,35 @@ class BatchNode : public Node {
         .doc("Collates samples into [N,C,H,W] float tensors (normalized) with per-level labels and soft targets.")
         .input("in", "samples")
         .output("out", "batch")
-        .param("batch_size", 128, "images per batch")
+        .param("batch_size", 128, "images per batch (two_view_source streams: the images of one step)").at_least(1).from_stream(facts::kStepSize)
         .param("drop_last", false, "drop an epoch's last, smaller batch")
         .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "per-channel mean (of values in [0, 1])")
-        .param("std", std::vector<double>{0.229, 0.224, 0.225}, "per-channel standard deviation")
+        .param("std", std::vector<double>{0.229, 0.224, 0.225}, "per-channel standard deviation").greater_than(0)
+        .check([](const Params& p, const std::vector<StreamFacts>& in, Diagnostics& out) {
+          if (p.get_numbers("mean").size() != p.get_numbers("std").size())
+            out.error("std", fmt::format("mean has {} values but std has {}; give one per channel", p.get_numbers("mean").size(),
+                                         p.get_numbers("std").size()));
+          const auto channels = facts::int_fact(in[0], facts::kChannels);
+          const auto given = static_cast<std::int64_t>(p.get_numbers("mean").size());
+          if (channels && given != 1 && given != *channels)
+            out.error("mean", fmt::format("mean has {} values but the images have {} channels (set by {})", given, *channels,
+                                          in[0].at(facts::kChannels).stated_by));
+        })
+        .stream([](const Params& p, const std::vector<StreamFacts>& in, Diagnostics&) {
+          StreamFacts stream = in[0];
+          const auto batch_size = p.get_int("batch_size");
+          stream[facts::kBatchSize] = facts::stated(p, "batch_size", batch_size);
+          stream[facts::kMean] = facts::stated(p, "mean", p.get_numbers("mean"));
+          stream[facts::kStd] = facts::stated(p, "std", p.get_numbers("std"));
+          // A stream of whole steps (two_view_source) already says how many it has.
+          if (!stream.count(facts::kStepsPerEpoch))
+            if (const auto items = facts::int_fact(in[0], facts::kItemsPerEpoch)) {
+              const auto steps = p.get_bool("drop_last") ? *items / batch_size : (*items + batch_size - 1) / batch_size;
+              stream[facts::kStepsPerEpoch] = {steps, fmt::format("{} / node '{}' (batch_size{})", in[0].at(facts::kItemsPerEpoch).stated_by,
+                                                                  p.node_name(), p.get_bool("drop_last") ? ", drop_last" : "")};
+            }
+          return stream;
+        })
         .serial("it gathers samples in stream order so batches are reproducible")
         .accumulates();
   }

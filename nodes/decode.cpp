@@ -7,6 +7,7 @@
 #include "datasets/tar_archive.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -31,10 +32,10 @@ class Decode : public Node {
         .doc("Reads and decodes each sample's image file to 8-bit pixels.")
         .input("in", "samples")
         .output("out", "samples")
-        .param("channels", 3, "3: RGB, 1: gray")
-        .param("min_side", 0, "decode JPEGs at the smallest DCT scale (1/2, 1/4 or 1/8) keeping both sides >= this (0: full size)")
-        .param("max_pixels", DecodeOptions{}.max_pixels, "refuse larger images (decompression bombs)")
-        .param("on_bad", "fail", "a file that cannot be decoded: fail (stop the run) or skip (count and drop it)")
+        .param("channels", 3, "3: RGB, 1: gray").at_least(1).at_most(3)
+        .param("min_side", 0, "decode JPEGs at the smallest DCT scale (1/2, 1/4 or 1/8) keeping both sides >= this (0: full size)").at_least(0)
+        .param("max_pixels", DecodeOptions{}.max_pixels, "refuse larger images (decompression bombs)").at_least(1)
+        .param("on_bad", "fail", "a file that cannot be decoded: fail (stop the run) or skip (count and drop it)").one_of({"fail", "skip"})
         .param("archive", "", "read the images from this tar archive instead of one file each; members are named by their path "
                               "relative to the archive's folder (e.g. `tar -C data/fmnist -cf data/fmnist/images.tar images`)")
         .param("random_area", std::vector<double>{},
@@ -42,6 +43,21 @@ class Decode : public Node {
                "[0.08, 1]; follow with augment's `resize width=W height=H`); empty: the whole image")
         .param("random_aspect_ratio", std::vector<double>{0.75, 4.0 / 3.0}, "the window's width / height range (log-uniform)")
         .param("seed", 0, "random_area: run seed; a window depends on (seed, epoch, manifest row) only")
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          if (p.get_int("channels") == 2) out.error("channels", "channels must be 1 (gray) or 3 (RGB), got 2");
+          facts::require_file(p, "archive", out, "make it with tar (see the parameter's doc) or fix the path");
+          const auto& area = p.get_numbers("random_area");
+          if (!area.empty() && (area.size() != 2 || !(area[0] > 0) || area[0] > area[1] || area[1] > 1))
+            out.error("random_area", "random_area must be [low, high] with 0 < low <= high <= 1");
+          const auto& ratio = p.get_numbers("random_aspect_ratio");
+          if (ratio.size() != 2 || !(ratio[0] > 0) || ratio[0] > ratio[1])
+            out.error("random_aspect_ratio", "random_aspect_ratio must be [low, high] with 0 < low <= high");
+        })
+        .stream([](const Params& p, const std::vector<StreamFacts>& in, Diagnostics&) {
+          StreamFacts stream = in[0];
+          stream[facts::kChannels] = facts::stated(p, "channels", p.get_int("channels"));
+          return stream;
+        })
         .parallel("each file is decoded on its own");
   }
 

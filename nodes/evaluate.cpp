@@ -2,6 +2,7 @@
 // eval mode without gradients and writes hierarchical metrics (nodes/metrics.h) as JSON.
 #include "datasets/hierarchy.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
 #include "nodes/metrics.h"
@@ -30,6 +31,7 @@ class Evaluate : public Node {
         .param("hierarchy", "",
                "hierarchy YAML the batches' labels follow; must equal the checkpoint's (default: the checkpoint's)")
         .param("device", "cpu", "torch device to run the model on, e.g. cpu or cuda:0")
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) { facts::check_device(p, out); })
         .serial("it runs one model and accumulates one set of metrics");
   }
 

@@ -4,6 +4,9 @@
 #include "datasets/hierarchy.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
+
+#include <fmt/format.h>
 #include "nodes/batch.h"
 #include "nodes/stage_schedule.h"
 
@@ -42,15 +45,23 @@ class Mix : public Node {
         .input("in", "batch")
         .output("out", "batch")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (classes per level)")
-        .param("mixup_alpha", 0.0, "MixUp Beta(alpha, alpha); 0 disables MixUp")
-        .param("cutmix_alpha", 0.0, "CutMix Beta(alpha, alpha); 0 disables CutMix")
-        .param("prob", 1.0, "probability that a batch is mixed")
-        .param("switch_prob", 0.5, "with both enabled, probability of CutMix rather than MixUp")
-        .param("start_epoch", 0, "first epoch that is mixed (mixing from the start tends to overfit less late)")
+        .param("mixup_alpha", 0.0, "MixUp Beta(alpha, alpha); 0 disables MixUp").at_least(0)
+        .param("cutmix_alpha", 0.0, "CutMix Beta(alpha, alpha); 0 disables CutMix").at_least(0)
+        .param("prob", 1.0, "probability that a batch is mixed").at_least(0).at_most(1)
+        .param("switch_prob", 0.5, "with both enabled, probability of CutMix rather than MixUp").at_least(0).at_most(1)
+        .param("start_epoch", 0, "first epoch that is mixed (mixing from the start tends to overfit less late)").at_least(0)
         .param("stage_epochs", std::vector<double>{},
                "progressive learning: first epoch of each stage after the first (as augment's)")
-        .param("mixup_alpha_stages", std::vector<double>{}, "per stage (one more than stage_epochs), mixup_alpha; empty: mixup_alpha")
-        .param("cutmix_alpha_stages", std::vector<double>{}, "per stage, cutmix_alpha; empty: cutmix_alpha")
+        .param("mixup_alpha_stages", std::vector<double>{}, "per stage (one more than stage_epochs), mixup_alpha; empty: mixup_alpha").at_least(0)
+        .param("cutmix_alpha_stages", std::vector<double>{}, "per stage, cutmix_alpha; empty: cutmix_alpha").at_least(0)
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          facts::require_file(p, "hierarchy", out, "fix the path (relative to the config)");
+          const auto stages = p.get_numbers("stage_epochs").size() + 1;
+          for (const char* name : {"mixup_alpha_stages", "cutmix_alpha_stages"})
+            if (!p.get_numbers(name).empty() && p.get_numbers(name).size() != stages)
+              out.error(name, fmt::format("{} has {} values but stage_epochs makes {} stages; give one per stage", name,
+                                          p.get_numbers(name).size(), stages));
+        })
         .param("seed", 0, "run seed; a batch's draw depends on (seed, epoch, its first manifest row)")
         .parallel("each batch is mixed independently with its own random stream");
   }

@@ -16,6 +16,7 @@
 #include "datasets/manifest.h"
 #include "datasets/sample.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 #include "models/efficientnet_v2.h"
 #include "models/losses.h"
 #include "nodes/batch.h"
@@ -140,46 +141,41 @@ class MplTrain : public Node {
         .input("in", "batch")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
         .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt (student) and teacher.pt");
-    declare_model_params(schema)
-        .param("epochs", 1, "epochs of the run (passes over the unlabeled manifest; the source must emit as many)")
-        .param("unlabeled_manifest", "", "the source's unlabeled manifest: with the next two, gives steps per epoch")
-        .param("batch_size", 32, "the source's batch_size (labeled images per step)")
-        .param("unlabeled_ratio", 3.0, "the source's unlabeled_ratio")
-        .param("steps_per_epoch", 0, "steps per epoch; 0: derived from unlabeled_manifest, batch_size and unlabeled_ratio")
-        .param("level_weights", std::vector<double>{}, "weight of each level's losses; empty: 1 each")
-        .param("label_smoothing", 0.15, "label smoothing of the teacher's labeled CE")
-        .param("uda_weight", 8.0, "weight of the teacher's consistency term once ramped in")
-        .param("uda_ramp_steps", 5000, "steps over which the consistency weight rises linearly to uda_weight")
-        .param("uda_temperature", 0.7, "temperature of the weak-view distribution the strong view must match")
-        .param("uda_threshold", 0.6, "confidence (top tempered probability) below which an image is left out of consistency")
-        .param("pseudo_labels", "hard", "the student's targets: hard (argmax of the teacher's weak view) or soft")
-        .param("pseudo_temperature", 1.0, "soft pseudo-labels: softmax temperature")
-        .param("mpl_sign", "paper", "the feedback: paper (student loss after - before, the authors' code) or reversed")
-        .param("mpl_baseline_decay", 0.99, "decay of the moving-average baseline subtracted from the feedback")
-        .param("optimizer", "sgd", "optimizer of both models: sgd (Nesterov), rmsprop or adamw")
-        .param("momentum", 0.9, "sgd and rmsprop momentum")
+    declare_model_params(schema);
+    declare_run_length_params(schema)
+        .param("level_weights", std::vector<double>{}, "weight of each level's losses; empty: 1 each").at_least(0)
+        .param("label_smoothing", 0.15, "label smoothing of the teacher's labeled CE").at_least(0).less_than(1)
+        .param("uda_weight", 8.0, "weight of the teacher's consistency term once ramped in").at_least(0)
+        .param("uda_ramp_steps", 5000, "steps over which the consistency weight rises linearly to uda_weight").at_least(0)
+        .param("uda_temperature", 0.7, "temperature of the weak-view distribution the strong view must match").greater_than(0)
+        .param("uda_threshold", 0.6, "confidence (top tempered probability) below which an image is left out of consistency").at_least(0).at_most(1)
+        .param("pseudo_labels", "hard", "the student's targets: hard (argmax of the teacher's weak view) or soft").one_of({"hard", "soft"})
+        .param("pseudo_temperature", 1.0, "soft pseudo-labels: softmax temperature").greater_than(0)
+        .param("mpl_sign", "paper", "the feedback: paper (student loss after - before, the authors' code) or reversed").one_of({"paper", "reversed"})
+        .param("mpl_baseline_decay", 0.99, "decay of the moving-average baseline subtracted from the feedback").at_least(0).less_than(1)
+        .param("optimizer", "sgd", "optimizer of both models: sgd (Nesterov), rmsprop or adamw").one_of(optimizer_kind_names())
+        .param("momentum", 0.9, "sgd and rmsprop momentum").at_least(0).less_than(1)
         .param("nesterov", true, "sgd: Nesterov momentum")
-        .param("weight_decay", 5e-4, "weight decay of conv and linear weights (never of BatchNorm or biases)")
-        .param("teacher_lr", 0.05, "the teacher's peak learning rate")
-        .param("student_lr", 0.05, "the student's peak learning rate")
-        .param("schedule", "cosine", "schedule of both: constant, cosine, step or exponential (per step)")
-        .param("min_lr", 0.0, "cosine: the learning rate at the last step")
-        .param("lr_decay_steps", 1000.0, "step and exponential: steps per decay by lr_gamma")
-        .param("lr_gamma", 0.97, "step and exponential: decay factor")
-        .param("teacher_warmup_steps", 0, "linear warmup of the teacher's learning rate")
-        .param("student_warmup_steps", 0, "linear warmup of the student's learning rate, after its wait")
-        .param("student_wait_steps", 0, "steps the teacher trains alone first; the student's schedule starts after them")
-        .param("clip_grad_norm", 0.0, "clip each model's global gradient norm to this; 0: no clipping")
-        .param("ema_decay", 0.0, "EMA of the student's weights, used for validation and saved in last.pt; 0: none")
+        .param("weight_decay", 5e-4, "weight decay of conv and linear weights (never of BatchNorm or biases)").at_least(0)
+        .param("teacher_lr", 0.05, "the teacher's peak learning rate").at_least(0)
+        .param("student_lr", 0.05, "the student's peak learning rate").at_least(0)
+        .param("schedule", "cosine", "schedule of both (per step)").one_of(schedule_kind_names())
+        .param("min_lr", 0.0, "cosine: the learning rate at the last step").at_least(0)
+        .param("lr_decay_steps", 1000.0, "step and exponential: steps per decay by lr_gamma").greater_than(0)
+        .param("lr_gamma", 0.97, "step and exponential: decay factor").greater_than(0)
+        .param("teacher_warmup_steps", 0, "linear warmup of the teacher's learning rate").at_least(0)
+        .param("student_warmup_steps", 0, "linear warmup of the student's learning rate, after its wait").at_least(0)
+        .param("student_wait_steps", 0, "steps the teacher trains alone first; the student's schedule starts after them").at_least(0)
+        .param("clip_grad_norm", 0.0, "clip each model's global gradient norm to this; 0: no clipping").at_least(0)
+        .param("ema_decay", 0.0, "EMA of the student's weights, used for validation and saved in last.pt; 0: none").at_least(0).less_than(1)
         .param("ema_warmup", true, "EMA decay min(decay, (1 + n) / (10 + n)) over the first updates")
         .param("teacher_checkpoint", "", "start the teacher from this checkpoint's weights (e.g. a supervised run); empty: random")
         .param("student_checkpoint", "", "start the student from this checkpoint's weights (its EMA when it has one); empty: random")
         .param("eval_manifest", "", "labeled manifest both models are validated on after every epoch; empty: none");
     declare_eval_preprocessing_params(schema)
-        .param("eval_batch_size", 256, "validation batch size")
-        .param("log_every", 50, "write a step record of every term, averaged, every this many steps")
+        .param("eval_batch_size", 256, "validation batch size").at_least(1)
+        .param("log_every", 50, "write a step record of every term, averaged, every this many steps").at_least(1)
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
-        .param("device", "auto", "auto, cpu, cuda or cuda:N")
         .serial("the two models step one batch after another in stream order, which makes runs reproducible");
     return schema;
   }
@@ -212,7 +208,7 @@ class MplTrain : public Node {
     uda_.temperature = params.get_float("uda_temperature");
     uda_.threshold = params.get_float("uda_threshold");
     uda_.level_weights = level_weights_;
-    steps_per_epoch_ = resolve_steps_per_epoch(params);
+    steps_per_epoch_ = params.get_int("steps_per_epoch");
     const std::int64_t total_steps = epochs_ * steps_per_epoch_;
     if (student_wait_steps_ >= total_steps)
       throw std::invalid_argument(fmt::format("student_wait_steps {} leaves the student no step of the {} in the run",
@@ -286,17 +282,6 @@ class MplTrain : public Node {
   }
 
  private:
-  std::int64_t resolve_steps_per_epoch(const Params& params) const {
-    if (params.get_int("steps_per_epoch") > 0) return params.get_int("steps_per_epoch");
-    if (params.get_string("unlabeled_manifest").empty())
-      throw std::invalid_argument("set unlabeled_manifest (with batch_size and unlabeled_ratio as in the source) or "
-                                  "steps_per_epoch: the learning-rate schedules need the number of steps");
-    const auto rows = static_cast<std::int64_t>(load_manifest(params.get_path("unlabeled_manifest").string(), nullptr).rows.size());
-    const auto per_step = std::llround(params.get_float("unlabeled_ratio") * static_cast<double>(params.get_int("batch_size")));
-    if (per_step < 1) throw std::invalid_argument("batch_size x unlabeled_ratio must be at least 1");
-    return (rows + per_step - 1) / per_step;
-  }
-
   static ScheduleConfig schedule_from(const Params& params, double base_lr, std::int64_t warmup_steps, std::int64_t total_steps) {
     ScheduleConfig schedule;
     schedule.kind = parse_schedule_kind(params.get_string("schedule"));

@@ -1,6 +1,7 @@
 #include "nodes/optimization.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/rmsprop.h>
 #include <torch/optim/sgd.h>
@@ -33,11 +34,14 @@ WeightDecayGroups split_weight_decay_groups(const torch::nn::Module& module) {
   return groups;
 }
 
+std::vector<std::string> optimizer_kind_names() { return {"sgd", "rmsprop", "adamw"}; }
+std::vector<std::string> schedule_kind_names() { return {"constant", "cosine", "step", "exponential"}; }
+
 OptimizerKind parse_optimizer_kind(const std::string& name) {
   if (name == "sgd") return OptimizerKind::sgd;
   if (name == "rmsprop") return OptimizerKind::rmsprop;
   if (name == "adamw") return OptimizerKind::adamw;
-  throw std::invalid_argument(fmt::format("unknown optimizer '{}'; known: sgd, rmsprop, adamw", name));
+  throw std::invalid_argument(fmt::format("unknown optimizer '{}'; known: {}", name, fmt::join(optimizer_kind_names(), ", ")));
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerConfig& config, const torch::nn::Module& module) {
@@ -78,7 +82,7 @@ ScheduleKind parse_schedule_kind(const std::string& name) {
   if (name == "cosine") return ScheduleKind::cosine;
   if (name == "step") return ScheduleKind::step;
   if (name == "exponential") return ScheduleKind::exponential;
-  throw std::invalid_argument(fmt::format("unknown schedule '{}'; known: constant, cosine, step, exponential", name));
+  throw std::invalid_argument(fmt::format("unknown schedule '{}'; known: {}", name, fmt::join(schedule_kind_names(), ", ")));
 }
 
 double learning_rate_at(const ScheduleConfig& config, std::int64_t step) {

@@ -26,6 +26,9 @@ enum class OptimizerKind {
   rmsprop,  // EfficientNet's: decay (alpha) 0.9, momentum 0.9, eps 1e-3
   adamw,
 };
+// The names parse_optimizer_kind and parse_schedule_kind accept (for schemas).
+std::vector<std::string> optimizer_kind_names();
+std::vector<std::string> schedule_kind_names();
 OptimizerKind parse_optimizer_kind(const std::string& name);  // throws listing the known names
 
 struct OptimizerConfig {

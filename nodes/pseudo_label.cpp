@@ -14,6 +14,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 #include "nodes/labeled_cycle.h"
 
 #include <fmt/format.h>
@@ -66,6 +67,15 @@ nlohmann::json stats_to_json(const std::vector<LevelPseudoLabelStats>& stats, co
   return levels;
 }
 
+// Classes per level of the `hierarchy` parameter's file, when it can be read.
+std::optional<std::vector<int>> classes_per_level(const Params& params) {
+  try {
+    return Hierarchy::load(params.get_path("hierarchy").string()).classes_per_level();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 class PseudoLabel : public Node {
  public:
   static NodeSchema schema() {
@@ -77,16 +87,40 @@ class PseudoLabel : public Node {
         .required_param("manifest", ParamType::String, "the unlabeled manifest the cache was made from")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (must match the cache's levels)")
         .param("labeled_manifest", "", "labeled images mixed into the stream; empty: pseudo-labels only")
-        .param("unlabeled_ratio", 3.0, "pseudo-labeled images per labeled image in every micro-batch")
-        .param("kind", "soft", "soft (tempered probabilities) or hard (argmax) targets")
-        .param("temperature", 1.0, "soft targets: softmax temperature applied to the teacher's probabilities")
-        .param("thresholds", std::vector<double>{}, "per level (or one for all): confidence below it drops the level's target")
-        .param("hierarchy_mode", "independent", "independent, drop_inconsistent or best_path")
-        .param("balance_per_class", 0, "K > 0: keep the K most confident images per finest-level class, repeat rarer classes")
-        .param("epochs", 1, "passes over the (balanced) pseudo-labeled set")
+        .param("unlabeled_ratio", 3.0, "pseudo-labeled images per labeled image in every micro-batch").greater_than(0)
+        .param("kind", "soft", "soft (tempered probabilities) or hard (argmax) targets").one_of({"soft", "hard"})
+        .param("temperature", 1.0, "soft targets: softmax temperature applied to the teacher's probabilities").greater_than(0)
+        .param("thresholds", std::vector<double>{}, "per level (or one for all): confidence below it drops the level's target").at_least(0).at_most(1)
+        .param("hierarchy_mode", "independent", "independent, drop_inconsistent or best_path").one_of({"independent", "drop_inconsistent", "best_path"})
+        .param("balance_per_class", 0, "K > 0: keep the K most confident images per finest-level class, repeat rarer classes").at_least(0)
+        .param("epochs", 1, "passes over the (balanced) pseudo-labeled set").at_least(1)
         .param("shuffle", true, "reshuffle every epoch")
         .param("seed", 0, "seed of shuffles and of balancing's rounding")
-        .param("micro_batch", 32, "pseudo-labeled samples per emitted item (labeled ones come on top)")
+        .param("micro_batch", 32, "pseudo-labeled samples per emitted item (labeled ones come on top)").at_least(1)
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          facts::require_file(p, "manifest", out, "make it with `semiflow data` or fix the path (relative to the config)");
+          facts::require_file(p, "labeled_manifest", out, "make it with `semiflow data` or fix the path (relative to the config)");
+          facts::require_file(p, "hierarchy", out, "fix the path (relative to the config)");
+          if (p.get_numbers("thresholds").size() > 1)
+            if (const auto levels = classes_per_level(p); levels && levels->size() != p.get_numbers("thresholds").size())
+              out.error("thresholds", fmt::format("thresholds has {} values but the hierarchy has {} levels; give one per level or one for all",
+                                                  p.get_numbers("thresholds").size(), levels->size()));
+        })
+        // With balancing the pass has K images per finest class (every class has one at least),
+        // plus one labeled image per unlabeled_ratio of them; without, its size is the cache's.
+        .stream([](const Params& p, const std::vector<StreamFacts>&, Diagnostics&) {
+          StreamFacts stream;
+          stream[facts::kEpochs] = facts::stated(p, "epochs", p.get_int("epochs"));
+          const auto classes = classes_per_level(p);
+          if (p.get_int("balance_per_class") > 0 && classes) {
+            const auto pseudo = p.get_int("balance_per_class") * classes->back();
+            const auto labeled = p.get_string("labeled_manifest").empty()
+                                     ? 0
+                                     : static_cast<std::int64_t>(static_cast<double>(pseudo) / p.get_float("unlabeled_ratio"));
+            stream[facts::kItemsPerEpoch] = facts::stated(p, "balance_per_class", pseudo + labeled);
+          }
+          return stream;
+        })
         .serial("the order of rows is decided in one place so runs are reproducible");
   }
 

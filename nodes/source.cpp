@@ -3,6 +3,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 
 #include <fmt/format.h>
 
@@ -22,12 +23,29 @@ class Source : public Node {
         .output("out", "samples")
         .required_param("manifest", ParamType::String, "manifest CSV (relative to the config file)")
         .param("hierarchy", "", "hierarchy YAML for a labeled manifest; empty for an unlabeled one")
-        .param("epochs", 1, "passes over the data; 0 repeats without end (unlabeled streams)")
+        .param("epochs", 1, "passes over the data; 0 repeats without end (unlabeled streams)").at_least(0)
         .param("shuffle", true, "reshuffle the order every epoch")
         .param("seed", 0, "seed of the shuffle (each epoch gets its own order)")
-        .param("rank", 0, "this process's shard (distributed runs read disjoint parts)")
-        .param("world_size", 1, "number of shards")
-        .param("micro_batch", 32, "samples per emitted item")
+        .param("rank", 0, "this process's shard (distributed runs read disjoint parts)").at_least(0)
+        .param("world_size", 1, "number of shards").at_least(1)
+        .param("micro_batch", 32, "samples per emitted item").at_least(1)
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          facts::require_file(p, "manifest", out, "make it with `semiflow data` or fix the path (relative to the config)");
+          facts::require_file(p, "hierarchy", out, "fix the path (relative to the config)");
+          if (p.get_int("rank") >= p.get_int("world_size"))
+            out.error("rank", fmt::format("rank {} is not in 0..world_size-1 (world_size {})", p.get_int("rank"), p.get_int("world_size")));
+        })
+        .stream([](const Params& p, const std::vector<StreamFacts>&, Diagnostics&) {
+          StreamFacts stream;
+          if (const auto rows = facts::manifest_rows(p.get_path("manifest").string())) {
+            const auto shard = (*rows - p.get_int("rank") + p.get_int("world_size") - 1) / p.get_int("world_size");
+            stream[facts::kItemsPerEpoch] = facts::stated(p, "manifest", shard);
+          }
+          if (p.get_int("epochs") > 0) stream[facts::kEpochs] = facts::stated(p, "epochs", p.get_int("epochs"));
+          if (!p.get_string("hierarchy").empty())
+            stream[facts::kLabeledManifest] = facts::stated(p, "manifest", p.get_string("manifest"));
+          return stream;
+        })
         .serial("the order of rows is decided in one place so runs are reproducible");
   }
 

@@ -7,6 +7,7 @@
 #include "datasets/manifest.h"
 #include "datasets/pseudo_label_cache.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
 #include "nodes/device.h"
@@ -38,8 +39,12 @@ class TeacherInference : public Node {
         .required_param("manifest", ParamType::String, "the unlabeled manifest the source reads (with shuffle: false, epochs: 1)")
         .required_param("cache", ParamType::String, "the HDF5 pseudo-label cache to write, or to reuse when it matches")
         .param("flip", false, "also run on horizontally flipped images and average (test-time augmentation)")
-        .param("chunk_rows", 1024, "HDF5 chunk length in rows")
+        .param("chunk_rows", 1024, "HDF5 chunk length in rows").at_least(1)
         .param("device", "auto", "auto, cpu, cuda or cuda:N")
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          facts::check_device(p, out);
+          facts::require_file(p, "manifest", out, "make it with `semiflow data` or fix the path (relative to the config)");
+        })
         .serial("rows are appended to the cache in manifest order");
   }
 

@@ -8,6 +8,7 @@
 #include "datasets/hierarchy.h"
 #include "datasets/manifest.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 #include "models/efficientnet_v2.h"
 #include "models/losses.h"
 #include "nodes/batch.h"
@@ -57,39 +58,43 @@ class Train : public Node {
         .input("in", "batch")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
         .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt and best.pt");
-    declare_model_params(schema)
-        .param("epochs", 1, "epochs of the run (the source must emit as many); sets the schedule's length")
-        .param("labeled_manifest", "", "the training manifest: its rows give steps per epoch and balanced class weights")
-        .param("batch_size", 128, "the batch node's batch_size (to derive steps per epoch)")
-        .param("drop_last", false, "the batch node's drop_last (to derive steps per epoch)")
-        .param("steps_per_epoch", 0, "optimizer steps per epoch; 0: derived from labeled_manifest and batch_size")
-        .param("level_weights", std::vector<double>{}, "weight of each level's loss; empty: 1 each")
-        .param("label_smoothing", 0.0, "label smoothing of the hard-label loss")
-        .param("class_weights", "none", "none, or balanced: n / (k * count_c) per level from labeled_manifest")
-        .param("optimizer", "sgd", "sgd (Nesterov), rmsprop (EfficientNet's) or adamw")
-        .param("lr", 0.1, "peak learning rate")
-        .param("momentum", 0.9, "sgd and rmsprop momentum")
+    declare_model_params(schema);
+    declare_run_length_params(schema)
+        .param("labeled_manifest", "", "the training manifest, for balanced class weights").from_stream(facts::kLabeledManifest)
+        .param("level_weights", std::vector<double>{}, "weight of each level's loss; empty: 1 each").at_least(0)
+        .param("label_smoothing", 0.0, "label smoothing of the hard-label loss").at_least(0).less_than(1)
+        .param("class_weights", "none", "none, or balanced: n / (k * count_c) per level from labeled_manifest").one_of({"none", "balanced"})
+        .param("optimizer", "sgd", "sgd (Nesterov), rmsprop (EfficientNet's) or adamw").one_of(optimizer_kind_names())
+        .param("lr", 0.1, "peak learning rate").at_least(0)
+        .param("momentum", 0.9, "sgd and rmsprop momentum").at_least(0).less_than(1)
         .param("nesterov", true, "sgd: Nesterov momentum")
-        .param("weight_decay", 5e-5, "weight decay of conv and linear weights (never of BatchNorm or biases)")
-        .param("schedule", "cosine", "constant, cosine, step or exponential (per step)")
-        .param("warmup_epochs", 0.0, "linear warmup length in epochs")
-        .param("min_lr", 0.0, "cosine: the learning rate at the last step")
-        .param("lr_decay_epochs", 2.4, "step and exponential: epochs per decay by lr_gamma")
-        .param("lr_gamma", 0.97, "step and exponential: decay factor")
-        .param("clip_grad_norm", 0.0, "clip the global gradient norm to this; 0: no clipping")
-        .param("ema_decay", 0.0, "EMA of the weights (e.g. 0.999), used for validation and best.pt; 0: no EMA")
+        .param("weight_decay", 5e-5, "weight decay of conv and linear weights (never of BatchNorm or biases)").at_least(0)
+        .param("schedule", "cosine", "learning-rate schedule (per step)").one_of(schedule_kind_names())
+        .param("warmup_epochs", 0.0, "linear warmup length in epochs").at_least(0)
+        .param("min_lr", 0.0, "cosine: the learning rate at the last step").at_least(0)
+        .param("lr_decay_epochs", 2.4, "step and exponential: epochs per decay by lr_gamma").greater_than(0)
+        .param("lr_gamma", 0.97, "step and exponential: decay factor").greater_than(0)
+        .param("clip_grad_norm", 0.0, "clip the global gradient norm to this; 0: no clipping").at_least(0)
+        .param("ema_decay", 0.0, "EMA of the weights (e.g. 0.999), used for validation and best.pt; 0: no EMA").at_least(0).less_than(1)
         .param("ema_warmup", true, "EMA decay min(decay, (1 + n) / (10 + n)) over the first updates")
-        .param("progressive_stages", 1, "progressive learning: stages over which dropout rises from dropout to dropout_final")
-        .param("dropout_final", -1.0, "dropout of the last progressive stage; negative: no change")
+        .param("progressive_stages", 1, "progressive learning: stages over which dropout rises from dropout to dropout_final").at_least(1)
+        .param("dropout_final", -1.0, "dropout of the last progressive stage; negative: no change").less_than(1)
         .param("eval_manifest", "", "labeled manifest validated after every epoch; empty: no validation")
-        .param("eval_every", 1, "validate every this many epochs (and after the last)");
+        .param("eval_every", 1, "validate every this many epochs (and after the last)").at_least(1);
     declare_eval_preprocessing_params(schema)
-        .param("eval_batch_size", 256, "validation batch size")
+        .param("eval_batch_size", 256, "validation batch size").at_least(1)
         .param("best_metric", "airush_score", "validation metric (higher is better) that picks best.pt; train_loss (lower) without validation")
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
         .param("init_checkpoint", "", "start from this checkpoint's weights (its EMA when it has one), e.g. to finetune; empty: random")
-        .param("device", "auto", "auto, cpu, cuda or cuda:N")
         .param("resume", true, "continue from out_dir/last.pt when it has the same fingerprint (else refuse); false: start over")
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          if (p.get_string("class_weights") == "balanced" && p.get_string("labeled_manifest").empty())
+            out.error("class_weights", "balanced counts the classes of the labeled manifest, and the input stream is not one; "
+                                       "write labeled_manifest or class_weights: none");
+          if (p.get_string("eval_manifest").empty() && p.get_string("best_metric") != "train_loss")
+            out.error("best_metric", fmt::format("best_metric '{}' needs eval_manifest; or use best_metric: train_loss",
+                                                 p.get_string("best_metric")));
+        })
         .serial("optimizer steps happen one batch after another in stream order, which makes runs reproducible");
     return schema;
   }
@@ -118,7 +123,8 @@ class Train : public Node {
     std::optional<Manifest> labeled;
     if (!params.get_string("labeled_manifest").empty())
       labeled = load_manifest(params.get_path("labeled_manifest").string(), &hierarchy_);
-    steps_per_epoch_ = resolve_steps_per_epoch(params, labeled ? &*labeled : nullptr);
+    steps_per_epoch_ = params.get_int("steps_per_epoch");
+    if (steps_per_epoch_ < 1) throw std::invalid_argument("steps_per_epoch must be at least 1");
     class_weights_ = resolve_class_weights(params.get_string("class_weights"), labeled ? &*labeled : nullptr);
 
     preprocessing_ = eval_preprocessing_from(params);
@@ -198,19 +204,6 @@ class Train : public Node {
     double total_loss_sum = 0;
     Clock::time_point started;
   };
-
-  std::int64_t resolve_steps_per_epoch(const Params& params, const Manifest* labeled) const {
-    if (params.get_int("steps_per_epoch") > 0) return params.get_int("steps_per_epoch");
-    if (!labeled)
-      throw std::invalid_argument("set labeled_manifest (with batch_size and drop_last as in the batch node) or steps_per_epoch: "
-                                  "the learning-rate schedule needs the number of steps");
-    const auto rows = static_cast<std::int64_t>(labeled->rows.size());
-    const auto batch_size = params.get_int("batch_size");
-    if (batch_size < 1) throw std::invalid_argument("batch_size must be at least 1");
-    const std::int64_t steps = params.get_bool("drop_last") ? rows / batch_size : (rows + batch_size - 1) / batch_size;
-    if (steps < 1) throw std::invalid_argument(fmt::format("{}: {} rows make no batch of {}", labeled->source, rows, batch_size));
-    return steps;
-  }
 
   std::vector<torch::Tensor> resolve_class_weights(const std::string& mode, const Manifest* labeled) const {
     if (mode == "none") return {};

@@ -1,5 +1,8 @@
 #include "nodes/training_setup.h"
 
+#include "models/efficientnet_v2_arch.h"
+#include "nodes/stream_facts.h"
+
 #include <fmt/format.h>
 
 #include <fstream>
@@ -7,19 +10,54 @@
 
 namespace semiflow {
 
+namespace {
+
+// What every training node's parameters must satisfy together, before anything is built.
+void check_training_params(const graph::Params& params, const std::vector<graph::StreamFacts>&, graph::Diagnostics& out) {
+  facts::check_device(params, out);
+  facts::require_file(params, "hierarchy", out, "fix the path (relative to the config)");
+  facts::require_file(params, "eval_manifest", out, "make it with `semiflow data` or fix the path (relative to the config)");
+  facts::check_ops(params, "eval_ops", out);
+  if (!params.get_numbers("level_weights").empty()) {
+    try {
+      const auto levels = Hierarchy::load(params.get_path("hierarchy").string()).num_levels();
+      if (static_cast<int>(params.get_numbers("level_weights").size()) != levels)
+        out.error("level_weights", fmt::format("level_weights has {} values but the hierarchy has {} levels; give one per level",
+                                               params.get_numbers("level_weights").size(), levels));
+    } catch (const std::exception&) {
+    }
+  }
+  if (params.get_numbers("mean").size() != params.get_numbers("std").size())
+    out.error("std", fmt::format("mean has {} values but std has {}", params.get_numbers("mean").size(), params.get_numbers("std").size()));
+}
+
+}  // namespace
+
 graph::NodeSchema& declare_model_params(graph::NodeSchema& schema) {
-  return schema.param("arch", "tiny", "EfficientNetV2 architecture (see `semiflow model info`)")
-      .param("head_taps", "all_at_end", "where the level heads read: all_at_end, coarse_early, fine_early")
-      .param("dropout", -1.0, "dropout before the heads; negative: the architecture's")
-      .param("drop_path", 0.2, "stochastic depth rate of the last block (linear by block index)")
-      .param("channels", 3, "image channels");
+  return schema.param("arch", "tiny", "EfficientNetV2 architecture (see `semiflow model info`)").one_of(efficientnet_v2_arch_names())
+      .param("head_taps", "all_at_end", "where the level heads read").one_of({"all_at_end", "coarse_early", "fine_early"})
+      .param("dropout", -1.0, "dropout before the heads; negative: the architecture's").less_than(1)
+      .param("drop_path", 0.2, "stochastic depth rate of the last block (linear by block index)").at_least(0).less_than(1)
+      .param("channels", 3, "image channels").at_least(1).at_most(3).from_stream(facts::kChannels)
+      .param("device", "auto", "auto, cpu, cuda or cuda:N")
+      .check(check_training_params);
+}
+
+graph::NodeSchema& declare_run_length_params(graph::NodeSchema& schema) {
+  return schema.param("epochs", 1, "epochs of the run; sets the schedule's length").at_least(1).from_stream(facts::kEpochs)
+      .param("steps_per_epoch", 0, "optimizer steps per epoch").at_least(0).from_stream(facts::kStepsPerEpoch)
+      .check([](const graph::Params& p, const std::vector<graph::StreamFacts>&, graph::Diagnostics& out) {
+        if (p.get_int("steps_per_epoch") == 0)
+          out.error("steps_per_epoch", "the input stream does not say how many batches an epoch has (its size is known only "
+                                       "at run time); write steps_per_epoch");
+      });
 }
 
 graph::NodeSchema& declare_eval_preprocessing_params(graph::NodeSchema& schema) {
   return schema.param("eval_ops", std::vector<std::string>{}, "deterministic augment ops for evaluation images, e.g. [resize size=32]")
-      .param("image_size", 0, "side of the training images (recorded in checkpoints for inference)")
-      .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "normalization mean (as the batch node's)")
-      .param("std", std::vector<double>{0.229, 0.224, 0.225}, "normalization std (as the batch node's)");
+      .param("image_size", 0, "side of the training images (recorded in checkpoints for inference)").at_least(0).from_stream(facts::kImageSize)
+      .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "normalization mean (as the batch node's)").from_stream(facts::kMean)
+      .param("std", std::vector<double>{0.229, 0.224, 0.225}, "normalization std (as the batch node's)").greater_than(0).from_stream(facts::kStd);
 }
 
 HeadTapLayout parse_head_taps(const std::string& name) {

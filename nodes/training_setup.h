@@ -16,9 +16,15 @@
 namespace semiflow {
 
 // Declare the parameters that model_options_from (arch, head_taps, dropout, drop_path, channels)
-// and eval_preprocessing_from (eval_ops, image_size, mean, std; channels above) read.
+// and eval_preprocessing_from (eval_ops, image_size, mean, std; channels above) read, with
+// `device` and the config-time checks every training node shares (device, hierarchy,
+// eval_manifest, eval_ops, level_weights). channels, image_size, mean and std are taken from
+// the input stream when the config does not write them.
 graph::NodeSchema& declare_model_params(graph::NodeSchema& schema);
 graph::NodeSchema& declare_eval_preprocessing_params(graph::NodeSchema& schema);
+// epochs and steps_per_epoch, the schedule's length, from the input stream (steps_per_epoch must
+// be written where the stream cannot tell, e.g. an unbalanced pseudo-label set).
+graph::NodeSchema& declare_run_length_params(graph::NodeSchema& schema);
 
 // all_at_end, coarse_early or fine_early; throws listing them.
 HeadTapLayout parse_head_taps(const std::string& name);

@@ -11,6 +11,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/stream_facts.h"
 #include "nodes/labeled_cycle.h"
 
 #include <fmt/format.h>
@@ -33,9 +34,26 @@ class TwoViewSource : public Node {
         .required_param("labeled_manifest", ParamType::String, "labeled manifest CSV")
         .required_param("unlabeled_manifest", ParamType::String, "unlabeled manifest CSV (labels, if any, are ignored)")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML of the labeled manifest")
-        .param("batch_size", 32, "labeled images per step")
-        .param("unlabeled_ratio", 3.0, "unlabeled images per labeled image in a step (each shown in two views)")
-        .param("epochs", 1, "passes over the unlabeled manifest")
+        .param("batch_size", 32, "labeled images per step").at_least(1)
+        .param("unlabeled_ratio", 3.0, "unlabeled images per labeled image in a step (each shown in two views)").greater_than(0)
+        .param("epochs", 1, "passes over the unlabeled manifest").at_least(1)
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          for (const char* name : {"labeled_manifest", "unlabeled_manifest"})
+            facts::require_file(p, name, out, "make it with `semiflow data` or fix the path (relative to the config)");
+          facts::require_file(p, "hierarchy", out, "fix the path (relative to the config)");
+        })
+        .stream([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          StreamFacts stream;
+          const auto labeled = p.get_int("batch_size");
+          const auto unlabeled = std::llround(p.get_float("unlabeled_ratio") * static_cast<double>(labeled));
+          if (unlabeled < 1) out.error("unlabeled_ratio", "batch_size x unlabeled_ratio must be at least 1");
+          stream[facts::kStepSize] = facts::stated(p, "batch_size", std::int64_t{labeled + 2 * unlabeled});
+          stream[facts::kViews] = facts::stated(p, "strong_ops", std::int64_t{2});
+          stream[facts::kEpochs] = facts::stated(p, "epochs", p.get_int("epochs"));
+          if (const auto rows = facts::manifest_rows(p.get_path("unlabeled_manifest").string()); rows && unlabeled >= 1)
+            stream[facts::kStepsPerEpoch] = facts::stated(p, "unlabeled_manifest", std::int64_t{(*rows + unlabeled - 1) / unlabeled});
+          return stream;
+        })
         .param("seed", 0, "seed of the shuffles (each epoch and each labeled pass gets its own order)")
         .serial("the order of rows is decided in one place so runs are reproducible");
   }

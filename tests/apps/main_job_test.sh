@@ -10,8 +10,10 @@ config=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The config reads ../data/fmnist relative to itself: give it a copy in a folder next to the data.
+# The config reads ../data/fmnist relative to itself: give it a copy in a folder next to the data,
+# with the files it includes.
 mkdir -p "$work/configs"
+cp "$(dirname "$config")"/*.yaml "$work/configs/"
 cp "$config" "$work/configs/ns.yaml"
 "$cli" data fashion-mnist --out "$work/data/fmnist" --labeled-per-class 2 --seed 0
 for manifest in unlabeled test; do
@@ -19,10 +21,9 @@ for manifest in unlabeled test; do
   mv "$work/small.csv" "$work/data/fmnist/$manifest.csv"
 done
 
-small=(--set rounds=1
-       --set teacher.labeled.epochs=2 --set teacher.train.epochs=2 --set teacher.train.eval_every=1
-       --set student.mixed.epochs=1 --set student.train.epochs=1 --set student.mixed.balance_per_class=10
-       --set student.train.steps_per_epoch=1 --set finetune.labeled.epochs=1 --set finetune.train.epochs=1)
+# Epochs and steps per epoch follow from the sources: the trainers take them from their streams.
+small=(--set rounds=1 --set teacher.labeled.epochs=2 --set teacher.train.eval_every=1
+       --set student.mixed.epochs=1 --set student.mixed.balance_per_class=10 --set finetune.labeled.epochs=1)
 "$cli" run "$work/configs/ns.yaml" --out "$work/run" --progress 0 "${small[@]}" | tee "$work/first.log"
 
 for file in summary.json metrics.jsonl report.html run.json config.yaml run.log round0/last.pt round1/student/last.pt \

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -356,7 +358,7 @@ TEST_CASE("TransformPipeline runs a configured chain reproducibly", "[transforms
     CHECK_THROWS_WITH(pipeline.with_overrides({{"size", "16"}}), Catch::Contains("expected 'op.param'"));
     CHECK_THROWS_WITH(
         pipeline.with_overrides({{"rand_augment.m", "31"}}),
-        Catch::Contains("augment[0] rand_augment: parameter 'm' must be an integer in [0, 30], got '31'"));
+        Catch::Contains("augment[0] rand_augment: parameter 'm' must be < bins (31), got 31"));
   }
 }
 
@@ -399,13 +401,13 @@ TEST_CASE("TransformPipeline reads YAML and names what is wrong", "[transforms][
     return std::string("no error");
   };
   CHECK(error_of("[{op: blur}]") ==
-        "augment[0]: unknown op 'blur' (valid: resize, center_crop, random_resized_crop, random_crop, hflip, cutout, "
-        "rand_augment)");
-  CHECK(error_of("[{op: hflip, q: 1}]") == "augment[0] hflip: unknown parameter 'q' (valid: p)");
+        "augment[0]: unknown op 'blur'; ops: resize, center_crop, random_resized_crop, random_crop, hflip, cutout, "
+        "rand_augment");
+  CHECK(error_of("[{op: hflip, q: 1}]") == "augment[0] hflip: no parameter 'q' (did you mean 'p'?); parameters: p");
   CHECK(error_of("[{op: hflip}, {op: hflip, p: 1.5}]") ==
-        "augment[1] hflip: parameter 'p' must be a number in [0, 1], got '1.5'");
+        "augment[1] hflip: parameter 'p' must be in [0, 1], got 1.5");
   CHECK(error_of("[{op: cutout}]") == "augment[0] cutout: missing parameter 'size'");
-  CHECK_THAT(error_of("[{op: cutout, size: 8.5}]"), Catch::Contains("parameter 'size' must be an integer"));
+  CHECK_THAT(error_of("[{op: cutout, size: 8.5}]"), Catch::Contains("parameter 'size' must be an int, got '8.5'"));
   CHECK_THAT(error_of("[{op: center_crop, size: 8, width: 4}]"), Catch::Contains("not both"));
   CHECK_THAT(error_of("[{op: center_crop, width: 4}]"), Catch::Contains("'size' or both 'width' and 'height'"));
   CHECK_THAT(error_of("[{op: random_crop, size: 8, padding_mode: wrap}]"),
@@ -413,4 +415,79 @@ TEST_CASE("TransformPipeline reads YAML and names what is wrong", "[transforms][
   CHECK_THAT(error_of("[{op: random_resized_crop, size: 8, scale: [1.0, 0.5]}]"), Catch::Contains("low <= high"));
   CHECK_THAT(error_of("[{size: 8}]"), Catch::Contains("augment[0]: missing 'op'"));
   CHECK_THAT(error_of("{op: hflip}"), Catch::Contains("expected a list of ops"));
+}
+
+TEST_CASE("check_op_texts reports every problem of one-line ops", "[transforms][pipeline]") {
+  using Problems = std::vector<std::string>;
+  auto problems = TransformPipeline::check_op_texts;
+  CHECK(problems({"random_crop size=32 padding=4", "hflip", "rand_augment n=2 m=9"}).empty());
+
+  const auto unknown_op = problems({"hflip", "hflp"});
+  REQUIRE(unknown_op.size() == 1);
+  CHECK_THAT(unknown_op[0], Catch::StartsWith("augment[1]: unknown op 'hflp' (did you mean 'hflip'?); ops: resize, "));
+
+  CHECK(problems({"random_crop size=32 pading=4"}) ==
+        Problems{"augment[0] random_crop: no parameter 'pading' (did you mean 'padding'?); parameters: size, width, "
+                 "height, padding, padding_mode, fill"});
+  CHECK(problems({"hflip p=1.5"}) == Problems{"augment[0] hflip: parameter 'p' must be in [0, 1], got 1.5"});
+  CHECK(problems({"cutout size=eight"}) == Problems{"augment[0] cutout: parameter 'size' must be an int, got 'eight'"});
+  CHECK(problems({"cutout fill=3"}) == Problems{"augment[0] cutout: missing parameter 'size'"});
+  CHECK(problems({"center_crop size=8 width=4"}) ==
+        Problems{"augment[0] center_crop: give either 'size' or 'width' and 'height', not both"});
+  CHECK(problems({"resize width=4"}) == Problems{"augment[0] resize: needs 'size' or both 'width' and 'height'"});
+  CHECK(problems({"rand_augment m=31"}) == Problems{"augment[0] rand_augment: parameter 'm' must be < bins (31), got 31"});
+  CHECK(problems({"rand_augment m=40 bins=64"}).empty());
+  CHECK(problems({"random_resized_crop size=8 scale=1,0.5"}) ==
+        Problems{"augment[0] random_resized_crop: parameter 'scale' must have low <= high, got 1,0.5"});
+  CHECK(problems({"random_resized_crop size=8 ratio=1"}) ==
+        Problems{"augment[0] random_resized_crop: parameter 'ratio' must be a pair 'low,high', got 1 numbers"});
+  CHECK(problems({"random_crop size=8 padding_mode=reflct"}) ==
+        Problems{"augment[0] random_crop: parameter 'padding_mode' must be one of constant, reflect, got 'reflct' (did "
+                 "you mean 'reflect'?)"});
+  CHECK(problems({"hflip p"}) == Problems{"augment[0] hflip: write parameters as key=value (got 'p')"});
+
+  const auto several = problems({"random_crop size=0 fill=300 mode=reflect", "blur", "hflip p=2"});
+  CHECK(several == Problems{"augment[0] random_crop: parameter 'fill' must be in [0, 255], got 300",
+                            "augment[0] random_crop: no parameter 'mode'; parameters: size, width, height, padding, "
+                            "padding_mode, fill",
+                            "augment[0] random_crop: parameter 'size' must be in [1, 32768], got 0",
+                            "augment[1]: unknown op 'blur'; ops: resize, center_crop, random_resized_crop, random_crop, "
+                            "hflip, cutout, rand_augment",
+                            "augment[2] hflip: parameter 'p' must be in [0, 1], got 2"});
+}
+
+TEST_CASE("TransformPipeline reports all its problems at once", "[transforms][pipeline]") {
+  try {
+    TransformPipeline({TransformSpec::parse("hflip p=2"), TransformSpec::parse("cutout")});
+    FAIL("no error");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()) ==
+          "augment[0] hflip: parameter 'p' must be in [0, 1], got 2\naugment[1] cutout: missing parameter 'size'");
+  }
+}
+
+TEST_CASE("op schemas are consistent and documented in docs/ops.md", "[transforms][pipeline]") {
+  CHECK(TransformPipeline::op_names().size() == TransformPipeline::op_schemas().size());
+  const std::string markdown = TransformPipeline::ops_markdown();
+  CHECK_THAT(markdown, Catch::StartsWith("# Augment op reference\n"));
+  for (const auto& schema : TransformPipeline::op_schemas()) {
+    INFO(schema.name());
+    CHECK(schema.declaration_problems().empty());
+    CHECK_FALSE(schema.doc().empty());
+    CHECK_THAT(markdown, Catch::Contains("## `" + schema.name() + "`\n"));
+    for (const auto& param : schema.params()) {
+      INFO(param.name);
+      CHECK_FALSE(param.doc.empty());
+      CHECK_THAT(schema.markdown(), Catch::Contains("| `" + param.name + "` |"));
+    }
+  }
+  CHECK_THAT(markdown, Catch::Contains("| `width` | int | none | in [1, 32768] |"));
+  CHECK_THAT(markdown, Catch::Contains("| `size` | int | required | in [1, 32768] |"));  // cutout's
+
+  std::ifstream file(std::string(SEMIFLOW_CONFIG_DIR) + "/../docs/ops.md");
+  REQUIRE(file);
+  std::ostringstream committed;
+  committed << file.rdbuf();
+  INFO("regenerate docs/ops.md from TransformPipeline::ops_markdown()");
+  CHECK(committed.str() == markdown);
 }

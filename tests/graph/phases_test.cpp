@@ -64,8 +64,8 @@ TEST_CASE("bad multi-phase configs are refused naming the file, the key or the p
   CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "out_dir: runs/ns", ""), "ns.yaml"), Catch::Contains("out_dir"));
   CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "rounds: 2", "rounds: -1"), "ns.yaml"), Catch::Contains(">= 0"));
   CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "delay_us:", "delay_uz:"), "ns.yaml"),
-                    Catch::Contains("phase 'student' (round 1)") && Catch::Contains("ns.yaml:15") &&
-                        Catch::Contains("delay_uz"));
+                    Catch::Contains("phase 'student' (rounds 1, 2): ns.yaml:15") && Catch::Contains("delay_uz") &&
+                        Catch::Contains("did you mean 'delay_us'"));
   CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "name: student", "name: teacher"), "ns.yaml"),
                     Catch::Contains("duplicate phase name 'teacher'"));
 }

@@ -73,5 +73,5 @@ TEST_CASE("augment switches image size and magnitude per progressive-learning st
                              "  - {name: aug, type: augment, input: dec, ops: [hflip], stage_epochs: [1], stage_overrides: ['']}\n"
                              "  - {name: sink, type: collect, input: aug}\n",
                              dir.path().string()),
-                    Contains("one entry per stage"));
+                    Contains("give one per stage"));
 }

@@ -64,7 +64,7 @@ TEST_CASE("decode skips and counts bad files, or fails naming the file", "[decod
     CHECK(failure.node() == "dec");
     CHECK_THAT(failure.message(), Contains("img001.jpg: not a JPEG or PNG image"));
   }
-  CHECK_THROWS_WITH(run_yaml(decode_yaml("ignore"), dir.path().string()), Contains("use 'fail' or 'skip'"));
+  CHECK_THROWS_WITH(run_yaml(decode_yaml("ignore"), dir.path().string()), Contains("must be one of fail, skip, got 'ignore'"));
 }
 
 TEST_CASE("decode reads images from a tar archive as from their files", "[decode]") {

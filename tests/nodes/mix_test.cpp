@@ -96,5 +96,5 @@ TEST_CASE("mix alphas follow progressive-learning stages", "[mix]") {
                              "  - {name: mix, type: mix, input: bat, hierarchy: hierarchy.yaml, stage_epochs: [1], mixup_alpha_stages: [0.2]}\n"
                              "  - {name: sink, type: collect, input: mix}\n",
                              dir.path().string()),
-                    Catch::Contains("mixup_alpha_stages needs one entry per stage"));
+                    Catch::Contains("mixup_alpha_stages has 1 values but stage_epochs makes 2 stages"));
 }

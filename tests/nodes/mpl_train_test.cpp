@@ -30,10 +30,9 @@ std::string pipeline(int epochs, const std::string& mpl_params) {
       "  - {{name: dec, type: decode, input: src}}\n"
       "  - {{name: aug, type: augment, input: dec, seed: 2, ops: [hflip p=0.5],\n"
       "     strong_ops: [hflip p=0.5, rand_augment n=2 m=5]}}\n"
-      "  - {{name: bat, type: batch, input: aug, batch_size: 20, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}\n"
-      "  - {{name: mpl, type: mpl_train, input: bat, hierarchy: hierarchy.yaml, out_dir: run, arch: nano,\n"
-      "     unlabeled_manifest: unlabeled.csv, batch_size: 4, unlabeled_ratio: 2.0, epochs: {0}, image_size: 8,\n"
-      "     mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], optimizer: adamw, teacher_lr: 0.003, student_lr: 0.003,\n"
+      "  - {{name: bat, type: batch, input: aug, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}\n"
+      "  - {{name: mpl, type: mpl_train, input: bat, hierarchy: hierarchy.yaml, out_dir: run, arch: nano, image_size: 8,\n"
+      "     optimizer: adamw, teacher_lr: 0.003, student_lr: 0.003,\n"
       "     weight_decay: 0.0, seed: 3, device: cpu, {1}}}\n",
       epochs, mpl_params);
 }
@@ -148,10 +147,12 @@ TEST_CASE("mpl_train: teacher_checkpoint and student_checkpoint start the models
   CHECK_FALSE(same(student.model, saved_student.model));
 }
 
-TEST_CASE("mpl_train: batches whose views do not pair up are refused", "[mpl_train]") {
+TEST_CASE("mpl_train: a batch size that splits steps is refused before the run", "[mpl_train]") {
   semiflow::testing::TempDir dir;
   write_colour_dataset(dir.path().string(), 8, 8);
   std::string yaml = pipeline(1, "");
-  yaml.replace(yaml.find("batch_size: 20"), 14, "batch_size: 7");
-  CHECK_THROWS_WITH(run_yaml(yaml, dir.path().string()), Catch::Contains("do not pair up"));
+  yaml.replace(yaml.find("input: aug,"), 11, "input: aug, batch_size: 7,");
+  CHECK_THROWS_WITH(run_yaml(yaml, dir.path().string()),
+                    Catch::Contains("node 'bat': parameter 'batch_size' is 7 but the input stream has step_size 20 "
+                                    "(set by node 'src' (batch_size))"));
 }

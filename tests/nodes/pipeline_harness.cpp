@@ -29,6 +29,30 @@ class Collect : public graph::Node {
 
 SEMIFLOW_REGISTER_NODE(Collect);
 
+// Cuts a stream short where a killed run's stream ended, while the nodes downstream keep the
+// parameters and stream facts of the whole run (what a resumed run checks).
+class Truncate : public graph::Node {
+ public:
+  static graph::NodeSchema schema() {
+    return graph::NodeSchema("truncate")
+        .doc("Test node: passes the first `keep` items on and drops the rest.")
+        .input("in", "any")
+        .output("out", "any")
+        .param("keep", 1, "items passed on")
+        .serial("it counts items in stream order");
+  }
+  explicit Truncate(const graph::Params& params) : keep_(params.get_int("keep")) {}
+  void process(graph::Inputs& in, graph::Emitter& out) override {
+    if (passed_++ < keep_) out.emit(std::move(in[0]));
+  }
+
+ private:
+  std::int64_t keep_;
+  std::int64_t passed_ = 0;
+};
+
+SEMIFLOW_REGISTER_NODE(Truncate);
+
 }  // namespace
 
 std::vector<graph::Item>& collected(const std::string& node) {

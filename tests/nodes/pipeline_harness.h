@@ -12,6 +12,9 @@ namespace semiflow::testing {
 // Items received by the `collect` sink named `node`, in arrival order (serial sink: stream order).
 std::vector<graph::Item>& collected(const std::string& node);
 
+// Test node types: `collect` (a sink keeping what it receives) and `truncate` (passes the first
+// `keep` items on: a stream cut short as a killed run's was, for resume tests).
+
 // Parses `yaml` as if it were `dir`/pipeline.yaml, clears every collection, runs it.
 graph::RunResult run_yaml(const std::string& yaml, const std::string& dir);
 

@@ -28,8 +28,7 @@ phases:
       - {name: labeled, type: source, manifest: labeled.csv, hierarchy: hierarchy.yaml, epochs: 2, micro_batch: 4}
       - {name: decode, type: decode, input: labeled}
       - {name: batch, type: batch, input: decode, batch_size: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}
-      - {name: train, type: train, input: batch, hierarchy: hierarchy.yaml, arch: nano, epochs: 2, labeled_manifest: labeled.csv,
-         batch_size: 8, image_size: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], eval_manifest: test.csv,
+      - {name: train, type: train, input: batch, hierarchy: hierarchy.yaml, arch: nano, image_size: 8, eval_manifest: test.csv,
          device: cpu, out_dir: run/round0}
   - name: pseudo_label
     rounds: later
@@ -48,8 +47,8 @@ phases:
       - {name: decode, type: decode, input: mixed}
       - {name: noise, type: augment, input: decode, ops: [hflip p=0.5]}
       - {name: batch, type: batch, input: noise, batch_size: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}
-      - {name: train, type: train, input: batch, hierarchy: hierarchy.yaml, arch: nano, epochs: 2, steps_per_epoch: 6,
-         dropout: 0.3, drop_path: 0.2, image_size: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
+      - {name: train, type: train, input: batch, hierarchy: hierarchy.yaml, arch: nano,
+         dropout: 0.3, drop_path: 0.2, image_size: 8,
          eval_manifest: test.csv, device: cpu, out_dir: "run/round${round}"}
 )";
 

@@ -88,5 +88,5 @@ TEST_CASE("source parameter errors are clear", "[source]") {
                     Catch::Matchers::Contains("rank 3 is not in 0..world_size-1"));
   CHECK_THROWS_WITH(run_yaml("nodes:\n  - {name: src, type: source, manifest: missing.csv}\n  - {name: sink, type: collect, input: src}\n",
                              dir.path().string()),
-                    Catch::Matchers::Contains("missing.csv: cannot open manifest"));
+                    Catch::Matchers::Contains("pipeline.yaml:2: node 'src': manifest 'missing.csv' does not exist"));
 }

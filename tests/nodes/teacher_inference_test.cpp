@@ -22,8 +22,7 @@ nodes:
   - {{name: src, type: source, manifest: labeled.csv, hierarchy: hierarchy.yaml, epochs: 1, micro_batch: 4}}
   - {{name: dec, type: decode, input: src}}
   - {{name: bat, type: batch, input: dec, batch_size: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}
-  - {{name: train, type: train, input: bat, hierarchy: hierarchy.yaml, arch: nano, labeled_manifest: labeled.csv,
-     batch_size: 8, best_metric: train_loss, image_size: 8, seed: {}, device: cpu, out_dir: {}}}
+  - {{name: train, type: train, input: bat, hierarchy: hierarchy.yaml, arch: nano, best_metric: train_loss, image_size: 8, seed: {}, device: cpu, out_dir: {}}}
 )", seed, out_dir), dir);
 }
 

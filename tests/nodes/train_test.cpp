@@ -21,17 +21,19 @@ namespace fs = std::filesystem;
 namespace {
 
 // source -> decode -> batch -> train, with `train_params` appended to the train node.
-std::string pipeline(int source_epochs, const std::string& train_params) {
+// `keep_batches` > 0: the stream ends after that many batches, as a killed run's did.
+std::string pipeline(int source_epochs, const std::string& train_params, int keep_batches = 0) {
   return fmt::format(
       "threads: {{graph: 2, torch: 1}}\n"
       "nodes:\n"
       "  - {{name: src, type: source, manifest: labeled.csv, hierarchy: hierarchy.yaml, epochs: {}, seed: 5, micro_batch: 4}}\n"
       "  - {{name: dec, type: decode, input: src}}\n"
       "  - {{name: bat, type: batch, input: dec, batch_size: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}\n"
-      "  - {{name: train, type: train, input: bat, hierarchy: hierarchy.yaml, arch: nano, labeled_manifest: labeled.csv,\n"
-      "     batch_size: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], image_size: 8, eval_manifest: test.csv,\n"
+      "{}"
+      "  - {{name: train, type: train, input: {}, hierarchy: hierarchy.yaml, arch: nano, image_size: 8, eval_manifest: test.csv,\n"
       "     seed: 3, device: cpu, {}}}\n",
-      source_epochs, train_params);
+      source_epochs, keep_batches > 0 ? fmt::format("  - {{name: cut, type: truncate, input: bat, keep: {}}}\n", keep_batches) : "",
+      keep_batches > 0 ? "cut" : "bat", train_params);
 }
 
 std::vector<nlohmann::json> read_metrics(const fs::path& file) {
@@ -81,9 +83,10 @@ TEST_CASE("train: a run stopped after epoch 1 and resumed matches an uninterrupt
   write_colour_dataset(dir.path(), 24, 8);
   const std::string params = "epochs: 3, lr: 0.05, dropout: 0.3, drop_path: 0.3, ema_decay: 0.9, clip_grad_norm: 5.0";
   run_yaml(pipeline(3, params + ", out_dir: straight"), dir.path().string());
-  // The first run's stream ends after one epoch: on disk this is what a kill during epoch 2
-  // leaves (last.pt of epoch 1, perhaps a stale temporary), whatever the moment of the kill.
-  run_yaml(pipeline(1, params + ", out_dir: resumed"), dir.path().string());
+  // The first run's stream ends after epoch 1 (24 images in batches of 8): on disk this is what a
+  // kill during epoch 2 leaves (last.pt of epoch 1, perhaps a stale temporary), whatever the
+  // moment of the kill.
+  run_yaml(pipeline(3, params + ", out_dir: resumed", 3), dir.path().string());
   CHECK(load_checkpoint_for_inference((dir.path() / "resumed/last.pt").string(), torch::kCPU).epoch == 1);
   std::ofstream(dir.path() / "resumed/.last.pt.tmp") << "partial write of a killed run";
   run_yaml(pipeline(3, params + ", out_dir: resumed"), dir.path().string());

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `graph check` before anything runs: every shipped config passes (beside a tiny Fashion-MNIST, as
+# they read ../data/fmnist), --set reaches every round, and every config of the broken corpus
+# (tests/configs/broken) fails with a non-zero exit and each message its `# expect:` lines name
+# (file:line and the fix), with the arguments of its `# args:` line.
+# Usage: config_check_test.sh SEMIFLOW CONFIG_DIR BROKEN_DIR
+set -euo pipefail
+cli=$1
+configs=$2
+broken=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/configs"
+cp "$configs"/*.yaml "$work/configs/"
+"$cli" data fashion-mnist --out "$work/data/fmnist" --labeled-per-class 2 --seed 0 > /dev/null
+
+for config in "$configs"/*.yaml; do
+  name=$(basename "$config")
+  [ "$name" = fmnist_recipe.yaml ] && continue  # templates only, included by the others
+  "$cli" graph check "$work/configs/$name" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; echo "FAIL: $name does not pass"; exit 1; }
+done
+"$cli" graph check "$work/configs/fmnist_noisy_student.yaml" --set rounds=2 --set student.train.lr=0.0123 > "$work/out.txt"
+[ "$(grep -c 'lr=0.0123' "$work/out.txt")" -eq 2 ] || { echo "FAIL: --set student.train.lr reached $(grep -c 'lr=0.0123' "$work/out.txt") of 2 rounds"; exit 1; }
+# An override through a value the file shares (a template) changes only the node it names.
+"$cli" graph check "$work/configs/fmnist_noisy_student.yaml" --set finetune.batch.batch_size=16 > "$work/out.txt"
+[ "$(grep -c 'batch_size=16' "$work/out.txt")" -eq 2 ] || { echo "FAIL: --set finetune.batch.batch_size changed other nodes"; exit 1; }
+
+count=0
+for config in "$broken"/*.yaml; do
+  name=$(basename "$config")
+  cp "$config" "$work/configs/$name"
+  read -r -a args <<< "$(sed -n 's/^# args: //p' "$config")"
+  if "$cli" graph check "$work/configs/$name" "${args[@]}" > "$work/out.txt" 2>&1; then
+    echo "FAIL: $name passed graph check"; exit 1
+  fi
+  while IFS= read -r expected; do
+    grep -qF -- "$expected" "$work/out.txt" || { cat "$work/out.txt"; echo "FAIL: $name: no '$expected'"; exit 1; }
+  done < <(sed -n 's/^# expect: //p' "$config")
+  count=$((count + 1))
+done
+echo "shipped configs pass; $count broken configs fail as expected"
