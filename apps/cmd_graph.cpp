@@ -5,6 +5,7 @@
 #include "datasets/transforms.h"
 #include "graph/config.h"
 #include "graph/phases.h"
+#include "graph/plan.h"
 #include "graph/plugin.h"
 #include "graph/registry.h"
 #include "graph/runtime.h"
@@ -70,15 +71,18 @@ void add_graph_check(CLI::App& app) {
   graph_cmd->require_subcommand(1);
   auto* check = graph_cmd->add_subcommand("check", "Validate a pipeline config and print its graph; runs nothing");
   auto overrides = std::make_shared<std::vector<std::string>>();
+  auto show_plan = std::make_shared<bool>(false);
+  check->add_flag("--plan", *show_plan, "Also print each phase's execution plan (the oneTBB nodes the runtime builds)");
   check->add_option("config", *config_path, "Pipeline config (YAML)")->required();
   check->add_option("--set", *overrides, "Override a config key: KEY=VALUE (as for run)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  check->callback([config_path, overrides] {
+  check->callback([config_path, overrides, show_plan] {
     const auto plan = graph::load_run_plan(*config_path, *overrides);
     for (const auto& phase : plan.phases) {
       if (plan.phases.size() > 1) fmt::print("phase {} (round {}):\n", phase.name, phase.round);
       fmt::print("{}", graph::describe_pipeline(phase.config));
+      if (*show_plan) fmt::print("{}", graph::lower(phase.config).describe());
     }
     fmt::print("ok\n");
   });

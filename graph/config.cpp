@@ -423,16 +423,16 @@ PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesyste
     written.push_back(std::move(node));
   }
 
+  // A node is wired when each of its ports names a node that can feed it; a broken node (and
+  // what it feeds) is left out of the later checks, so the rest of the graph is still checked.
   std::size_t source_nodes = 0;
-  bool connected = true;
+  std::vector<bool> usable(written.size(), false);
   for (std::size_t i = 0; i < written.size(); ++i) {
     WrittenNode& node = written[i];
-    if (!node.type || !upstream_names[i]) {
-      connected = false;
-      continue;
-    }
+    if (!node.type || !upstream_names[i]) continue;
     const auto& ports = node.type->schema.inputs();
     source_nodes += ports.empty();
+    bool wired = true;
     for (std::size_t p = 0; p < ports.size(); ++p) {
       const auto& [upstream, where] = (*upstream_names[i])[p];
       auto found = index_of.find(upstream);
@@ -441,12 +441,12 @@ PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesyste
         for (const auto& [known, unused] : index_of) names.push_back(known);
         checker.error_node(where, node.name,
                            fmt::format("input '{}' names unknown node '{}'{}", ports[p].name, upstream, did_you_mean(upstream, names)));
-        connected = false;
+        wired = false;
         continue;
       }
       WrittenNode& producer = written[found->second];
       if (!producer.type) {
-        connected = false;
+        wired = false;
         continue;
       }
       const auto& output = producer.type->schema.output();
@@ -454,7 +454,7 @@ PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesyste
         checker.error_node(where, node.name,
                            fmt::format("input '{}' reads '{}', a sink (type '{}') with no output", ports[p].name, upstream,
                                        producer.type->schema.type_name()));
-        connected = false;
+        wired = false;
         continue;
       }
       if (output->item_type != ports[p].item_type && output->item_type != "any" && ports[p].item_type != "any") {
@@ -462,27 +462,43 @@ PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesyste
                            fmt::format("port type mismatch: input '{}' takes '{}' but '{}' ({}) produces '{}'",
                                        ports[p].name, ports[p].item_type, upstream, producer.type->schema.type_name(),
                                        output->item_type));
-        connected = false;
+        wired = false;
         continue;
       }
       node.inputs.push_back(found->second);
-      producer.consumers.push_back(i);
     }
+    usable[i] = wired;
   }
-  if (!connected) checker.throw_if_errors();
-  if (source_nodes == 0) checker.fail(nodes_yaml, "the graph has no source node (a node type without inputs)");
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::size_t i = 0; i < written.size(); ++i)
+      for (std::size_t input : written[i].inputs)
+        if (usable[i] && !usable[input]) usable[i] = !(changed = true);
+  }
+  if (source_nodes == 0 && checker.error_count() == 0)
+    checker.fail(nodes_yaml, "the graph has no source node (a node type without inputs)");
 
+  std::vector<std::size_t> kept, sub_index(written.size());
+  for (std::size_t i = 0; i < written.size(); ++i)
+    if (usable[i]) {
+      sub_index[i] = kept.size();
+      kept.push_back(i);
+    }
+  for (std::size_t i : kept)
+    for (std::size_t input : written[i].inputs) written[input].consumers.push_back(i);
   std::vector<std::string> names;
   std::vector<std::vector<std::size_t>> inputs, consumers;
-  for (const auto& node : written) {
-    names.push_back(node.name);
-    inputs.push_back(node.inputs);
-    consumers.push_back(node.consumers);
+  for (std::size_t i : kept) {
+    names.push_back(written[i].name);
+    inputs.emplace_back();
+    for (std::size_t input : written[i].inputs) inputs.back().push_back(sub_index[input]);
+    consumers.emplace_back();
+    for (std::size_t consumer : written[i].consumers) consumers.back().push_back(sub_index[consumer]);
   }
   const auto order = topological_order(checker, nodes_yaml, names, inputs, consumers);
   if (!order) checker.throw_if_errors();
   std::vector<std::size_t> new_index(written.size());
-  for (std::size_t k = 0; k < order->size(); ++k) new_index[(*order)[k]] = k;
+  for (std::size_t k = 0; k < order->size(); ++k) new_index[kept[(*order)[k]]] = k;
 
   // In topological order: complete each node's parameters from its inputs' stream facts, run its
   // type's static checks, then derive its own output facts. A node downstream of a broken one is
@@ -490,7 +506,7 @@ PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesyste
   std::vector<bool> ok;
   std::vector<std::string> node_fingerprints;
   for (std::size_t k = 0; k < order->size(); ++k) {
-    WrittenNode& node = written[(*order)[k]];
+    WrittenNode& node = written[kept[(*order)[k]]];
     const NodeSchema& schema = node.type->schema;
     NodeDef def;
     def.name = node.name;

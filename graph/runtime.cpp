@@ -1,5 +1,7 @@
 #include "graph/runtime.h"
 
+#include "graph/plan.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <oneapi/tbb/flow_graph.h>
@@ -24,7 +26,6 @@ namespace flow = tbb::flow;
 // with the items made from it (the first output of a call inherits its inputs' tokens) and go back
 // to the source's limiter when the item leaves the graph or is dropped. Fan-out splits the tokens
 // between the copies, so a packet is released only once its last copy is gone.
-constexpr std::size_t kMaxSources = 8;
 constexpr std::uint64_t kUnit = std::uint64_t{1} << 20;
 using Tokens = std::array<std::uint64_t, kMaxSources>;
 
@@ -86,6 +87,7 @@ struct Route {
 
 struct NodeRun {
   const NodeDef* def = nullptr;
+  const NodePlan* plan = nullptr;
   std::unique_ptr<Node> impl;
   bool serial = false;
   bool accumulates = false;
@@ -123,7 +125,7 @@ std::vector<std::function<void(const PipelineConfig&)>>& setup_hooks() {
 
 class Engine {
  public:
-  Engine(const PipelineConfig& config, const RunOptions& options) : config_(config), options_(options) {}
+  Engine(const PipelineConfig& config, const RunOptions& options) : config_(config), plan_(lower(config)), options_(options) {}
   RunResult run();
 
  private:
@@ -150,6 +152,7 @@ class Engine {
   nlohmann::json reports() const;
 
   const PipelineConfig& config_;
+  const ExecutionPlan plan_;
   const RunOptions& options_;
   std::uint64_t start_ns_ = 0;
   // Declared before the nodes so it is destroyed after them (tbb nodes unregister from it).
@@ -180,35 +183,32 @@ void Engine::fail(const NodeRun& node, const std::string& origin, const std::str
 }
 
 void Engine::build() {
-  for (const NodeDef& def : config_.nodes) {
+  for (std::size_t i = 0; i < config_.nodes.size(); ++i) {
+    const NodeDef& def = config_.nodes[i];
     auto node = std::make_unique<NodeRun>();
     node->def = &def;
-    const NodeSchema& schema = def.type->schema;
-    node->serial = schema.concurrency() == Concurrency::Serial;
-    node->accumulates = schema.is_accumulating();
-    node->n_inputs = schema.inputs().size();
+    node->plan = &plan_.nodes[i];
+    node->serial = node->plan->serial;
+    node->accumulates = node->plan->accumulates;
+    node->n_inputs = node->plan->inputs.size();
+    node->source_index = node->plan->source;
     try {
       node->impl = def.type->factory(def.params);
     } catch (const std::exception& e) {
       throw NodeFailure(def.name, "(construction)", e.what());
     }
-    if (schema.is_source()) {
-      if (sources_.size() == kMaxSources)
-        throw ConfigError(fmt::format("{}: more than {} source nodes", config_.path.string(), kMaxSources));
-      node->source_index = static_cast<int>(sources_.size());
-      sources_.push_back(node.get());
-    }
+    if (node->source_index >= 0) sources_.push_back(node.get());
     nodes_.push_back(std::move(node));
   }
   for (auto& node : nodes_) build_node(*node);
   for (auto& node : nodes_) {
     for (std::size_t port = 0; port < node->n_inputs; ++port) {
-      NodeRun& producer = *nodes_[node->def->inputs[port]];
+      NodeRun& producer = *nodes_[node->plan->inputs[port]];
       producer.routes.push_back({&node->entry(port), node.get(), port});
     }
   }
   for (NodeRun* source : sources_) {
-    if (source->routes.size() == 1) {
+    if (!source->plan->router) {
       // One consumer: the limiter feeds it directly (generate() addresses the port).
       flow::make_edge(*source->limiter, *source->routes[0].target);
       continue;
@@ -227,16 +227,16 @@ void Engine::build_node(NodeRun& node) {
   if (node.source_index >= 0) {
     node.source = std::make_unique<flow::input_node<Msg>>(
         graph_, [this, &node](tbb::flow_control& control) { return generate(node, control); });
-    node.limiter = std::make_unique<flow::limiter_node<Msg, long long>>(graph_, config_.max_in_flight);
+    node.limiter = std::make_unique<flow::limiter_node<Msg, long long>>(graph_, node.plan->limit);
     flow::make_edge(*node.source, *node.limiter);
     return;
   }
-  const bool needs_order = node.serial || node.n_inputs > 1;
+  const bool needs_order = node.plan->ordered;
   if (needs_order) {
     for (std::size_t port = 0; port < node.n_inputs; ++port)
       node.sequencers.push_back(std::make_unique<flow::sequencer_node<Msg>>(graph_, on_sequence));
   }
-  if (node.n_inputs > 1) {
+  if (node.plan->zip) {
     node.waiting.resize(node.n_inputs);
     // Pairing must see each port in order, so the zip is serial whatever the node is.
     node.zip = std::make_unique<flow::function_node<Msg>>(graph_, flow::serial, [this, &node](const Msg& m) {
@@ -582,7 +582,7 @@ nlohmann::json Engine::reports() const {
 
 RunResult Engine::run() {
   tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
-                              static_cast<std::size_t>(config_.graph_threads));
+                              static_cast<std::size_t>(plan_.graph_threads));
   {
     std::lock_guard lock(hooks_mutex);
     for (const auto& hook : setup_hooks()) hook(config_);
