@@ -825,9 +825,10 @@ std::vector<std::string> TransformPipeline::check_op_texts(const std::vector<std
 std::string TransformPipeline::ops_markdown() {
   std::string text =
       "# Augment op reference\n\n"
-      "Generated from the op schemas in datasets/transforms.cpp. Configs list ops under `augment:` as maps\n"
-      "(`{op: random_crop, size: 32, padding: 4}`) or one line each (`random_crop size=32 padding=4`); a\n"
-      "list of numbers is written `[0.08, 1]` or `0.08,1`.\n";
+      "Generated from the op schemas in datasets/transforms.cpp by `semiflow ops`; do not edit. Configs list\n"
+      "ops under `ops:`, `strong_ops:` and `eval_ops:` one per line (`random_crop size=32 padding=4`) or as\n"
+      "maps (`{op: random_crop, size: 32, padding: 4}`); a list of numbers is written `0.08,1` (or `[0.08, 1]`\n"
+      "in a map).\n";
   for (const auto& schema : op_schemas()) text += "\n" + schema.markdown();
   return text;
 }
