@@ -74,6 +74,7 @@ CheckpointMeta meta_from_archive(torch::serialize::InputArchive& archive, const 
     meta.step = json.at("step").get<std::int64_t>();
     meta.epoch = json.at("epoch").get<std::int64_t>();
     meta.metrics = json.at("metrics");
+    if (json.contains("state")) meta.state = json.at("state");
     return meta;
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(fmt::format("{}: bad checkpoint metadata: {}", path, e.what()));
@@ -159,14 +160,15 @@ void write_file_atomically(const std::string& path, const std::function<void(con
 
 void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const TrainingState& state) {
   if (!state.model || !state.optimizer) throw std::invalid_argument(fmt::format("{}: nothing to save (no model or optimizer)", path));
-  const nlohmann::json json = {{"format", kFormatVersion},
-                               {"options", options_to_json(meta.options)},
-                               {"hierarchy", meta.hierarchy_yaml},
-                               {"preprocessing", meta.preprocessing.to_json()},
-                               {"fingerprint", meta.fingerprint},
-                               {"step", meta.step},
-                               {"epoch", meta.epoch},
-                               {"metrics", meta.metrics}};
+  nlohmann::json json = {{"format", kFormatVersion},
+                         {"options", options_to_json(meta.options)},
+                         {"hierarchy", meta.hierarchy_yaml},
+                         {"preprocessing", meta.preprocessing.to_json()},
+                         {"fingerprint", meta.fingerprint},
+                         {"step", meta.step},
+                         {"epoch", meta.epoch},
+                         {"metrics", meta.metrics}};
+  if (!meta.state.empty()) json["state"] = meta.state;
   torch::serialize::OutputArchive archive;
   archive.write("meta", c10::IValue(json.dump()));
   torch::serialize::OutputArchive model, optimizer;

@@ -1,5 +1,6 @@
 #pragma once
-// Checkpoints written by the `train` node (out_dir/last.pt, out_dir/best.pt).
+// Checkpoints written by the training nodes (`train`: out_dir/last.pt, best.pt; `mpl_train`:
+// out_dir/last.pt, teacher.pt).
 //
 // One file holds everything needed to continue training bit for bit (model, EMA, optimizer state,
 // step, epoch, libtorch's CPU RNG state) and everything needed to use the model without the
@@ -47,6 +48,9 @@ struct CheckpointMeta {
   std::int64_t step = 0;   // optimizer steps taken
   std::int64_t epoch = 0;  // epochs completed; a resumed run starts at this epoch
   nlohmann::json metrics = nlohmann::json::object();  // the last completed epoch's record
+  // What else a node needs to resume exactly (mpl_train: its EMA update count and feedback
+  // baseline); written only when not empty, so `train` writes the files it always wrote.
+  nlohmann::json state = nlohmann::json::object();
 };
 
 // The live training objects a checkpoint is saved from and restored into.

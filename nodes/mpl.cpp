@@ -85,6 +85,12 @@ std::vector<double> MplFeedback::update(const std::vector<double>& loss_before, 
   return h;
 }
 
+void MplFeedback::set_baseline(const std::vector<double>& baseline) {
+  if (baseline.size() != baseline_.size())
+    throw std::invalid_argument(fmt::format("MplFeedback: a baseline of {} levels, expected {}", baseline.size(), baseline_.size()));
+  baseline_ = baseline;
+}
+
 LevelLosses mpl_term(const std::vector<torch::Tensor>& teacher_strong_logits, const std::vector<double>& h,
                      const std::vector<double>& level_weights) {
   if (h.size() != teacher_strong_logits.size())

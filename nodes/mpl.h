@@ -59,6 +59,8 @@ class MplFeedback {
   std::vector<double> update(const std::vector<double>& loss_before, const std::vector<double>& loss_after);
 
   const std::vector<double>& baseline() const { return baseline_; }
+  // Continues from a saved baseline (a resumed run); throws when its level count differs.
+  void set_baseline(const std::vector<double>& baseline);
   const std::vector<double>& last_change() const { return change_; }
 
  private:

@@ -10,8 +10,9 @@
 // The student waits `student_wait_steps` (the teacher trains on UDA alone meanwhile). Writes
 // metrics.jsonl (a "step" record every log_every steps with every term averaged over them, an
 // "epoch" record with validation), last.pt (the student, with its EMA: what `semiflow eval`
-// and a finetuning `train` read) and teacher.pt. A finished run is not repeated; an unfinished
-// one starts over (no resume).
+// and a finetuning `train` read) and teacher.pt. The epoch loop, its log and resuming are
+// nodes/training_loop.h: a finished run is not repeated, an unfinished one resumes after its
+// last finished epoch exactly as `train` does.
 #include "datasets/hierarchy.h"
 #include "datasets/manifest.h"
 #include "datasets/sample.h"
@@ -21,10 +22,9 @@
 #include "models/losses.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
-#include "nodes/device.h"
-#include "nodes/evaluation.h"
 #include "nodes/mpl.h"
 #include "nodes/optimization.h"
+#include "nodes/training_loop.h"
 #include "nodes/training_setup.h"
 
 #include <fmt/format.h>
@@ -32,7 +32,6 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -43,9 +42,9 @@ namespace {
 
 using namespace semiflow::graph;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
-const std::vector<std::string> kNotFingerprinted = {"out_dir", "device", "eval_batch_size", "eval_manifest", "log_every"};
+const std::vector<std::string> kNotFingerprinted = {"resume", "out_dir", "device", "eval_batch_size", "eval_manifest",
+                                                    "log_every"};
 
 // Without a student_checkpoint the fingerprint is the one runs had before that parameter existed,
 // so their finished runs are still recognised as done.
@@ -132,7 +131,7 @@ class TermWindow {
   std::int64_t steps_ = 0;
 };
 
-class MplTrain : public Node {
+class MplTrain : public TrainingLoop {
  public:
   static NodeSchema schema() {
     NodeSchema schema("mpl_train");
@@ -142,7 +141,7 @@ class MplTrain : public Node {
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
         .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt (student) and teacher.pt");
     declare_model_params(schema);
-    declare_run_length_params(schema)
+    declare_training_loop_params(schema)
         .param("level_weights", std::vector<double>{}, "weight of each level's losses; empty: 1 each").at_least(0)
         .param("label_smoothing", 0.15, "label smoothing of the teacher's labeled CE").at_least(0).less_than(1)
         .param("uda_weight", 8.0, "weight of the teacher's consistency term once ramped in").at_least(0)
@@ -176,16 +175,17 @@ class MplTrain : public Node {
         .param("eval_batch_size", 256, "validation batch size").at_least(1)
         .param("log_every", 50, "write a step record of every term, averaged, every this many steps").at_least(1)
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
+        .check([](const Params&, const std::vector<StreamFacts>& in, Diagnostics& out) {
+          if (facts::int_fact(in[0], facts::kViews).value_or(1) != 2)
+            out.error("", "mpl_train trains on steps of labeled images and weak and strong views of unlabeled ones; "
+                          "feed it from a two_view_source");
+        })
         .serial("the two models step one batch after another in stream order, which makes runs reproducible");
     return schema;
   }
 
   explicit MplTrain(const Params& params)
-      : name_(params.node_name()),
-        hierarchy_(Hierarchy::load(params.get_path("hierarchy").string())),
-        out_dir_(params.get_path("out_dir")),
-        device_(resolve_device(params.get_string("device"))),
-        epochs_(params.get_int("epochs")),
+      : TrainingLoop(params, "mpl_train", fingerprint_params("mpl", params, fingerprint_exclusions(params)), 1),
         level_weights_(params.get_numbers("level_weights")),
         label_smoothing_(params.get_float("label_smoothing")),
         uda_weight_(params.get_float("uda_weight")),
@@ -193,38 +193,32 @@ class MplTrain : public Node {
         pseudo_labels_(parse_pseudo_label_targets(params.get_string("pseudo_labels"))),
         pseudo_temperature_(params.get_float("pseudo_temperature")),
         feedback_(parse_feedback_sign(params.get_string("mpl_sign")), params.get_float("mpl_baseline_decay"),
-                  static_cast<std::size_t>(hierarchy_.num_levels())),
+                  static_cast<std::size_t>(hierarchy().num_levels())),
         student_wait_steps_(params.get_int("student_wait_steps")),
         clip_grad_norm_(params.get_float("clip_grad_norm")),
-        eval_batch_size_(static_cast<int>(params.get_int("eval_batch_size"))),
-        log_every_(params.get_int("log_every")),
-        fingerprint_(fingerprint_params("mpl", params, fingerprint_exclusions(params))) {
-    if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
+        log_every_(params.get_int("log_every")) {
     if (log_every_ < 1) throw std::invalid_argument("log_every must be at least 1");
     if (student_wait_steps_ < 0) throw std::invalid_argument("student_wait_steps must be >= 0");
-    if (!level_weights_.empty() && static_cast<int>(level_weights_.size()) != hierarchy_.num_levels())
+    if (!level_weights_.empty() && static_cast<int>(level_weights_.size()) != hierarchy().num_levels())
       throw std::invalid_argument(fmt::format("level_weights has {} values but the hierarchy has {} levels",
-                                              level_weights_.size(), hierarchy_.num_levels()));
+                                              level_weights_.size(), hierarchy().num_levels()));
     uda_.temperature = params.get_float("uda_temperature");
     uda_.threshold = params.get_float("uda_threshold");
     uda_.level_weights = level_weights_;
-    steps_per_epoch_ = params.get_int("steps_per_epoch");
-    const std::int64_t total_steps = epochs_ * steps_per_epoch_;
+    const std::int64_t total_steps = epochs() * steps_per_epoch();
     if (student_wait_steps_ >= total_steps)
       throw std::invalid_argument(fmt::format("student_wait_steps {} leaves the student no step of the {} in the run",
                                               student_wait_steps_, total_steps));
 
-    preprocessing_ = eval_preprocessing_from(params);
     torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
-    options_ = model_options_from(params, hierarchy_);
-    teacher_ = EfficientNetV2(options_);
-    student_ = EfficientNetV2(options_);
+    teacher_ = EfficientNetV2(model_options());
+    student_ = EfficientNetV2(model_options());
     if (!params.get_string("teacher_checkpoint").empty())
       load_weights(params.get_path("teacher_checkpoint").string(), teacher_);
     if (!params.get_string("student_checkpoint").empty())
       load_weights(params.get_path("student_checkpoint").string(), student_);
-    teacher_->to(device_);
-    student_->to(device_);
+    teacher_->to(device());
+    student_->to(device());
     if (params.get_float("ema_decay") > 0)
       ema_.emplace(*student_, params.get_float("ema_decay"), params.get_bool("ema_warmup"));
     teacher_optimizer_ = make_optimizer(optimizer_config_from(params, params.get_float("teacher_lr")), *teacher_);
@@ -232,53 +226,13 @@ class MplTrain : public Node {
     teacher_schedule_ = schedule_from(params, params.get_float("teacher_lr"), params.get_int("teacher_warmup_steps"), total_steps);
     student_schedule_ = schedule_from(params, params.get_float("student_lr"), params.get_int("student_warmup_steps"),
                                       total_steps - student_wait_steps_);
-
-    if (!params.get_string("eval_manifest").empty())
-      eval_set_.emplace(EvalSet::load(params.get_path("eval_manifest").string(), hierarchy_, preprocessing_));
-    fs::create_directories(out_dir_);
-    if (fs::exists(last_path())) {
-      const CheckpointMeta found = read_checkpoint_meta(last_path().string());
-      if (found.fingerprint == fingerprint_ && found.epoch >= epochs_) {
-        completed_epochs_ = found.epoch;
-        step_ = found.step;
-        last_record_ = found.metrics;
-        return;
-      }
-      spdlog::warn("{}: {} is from an unfinished or other run; mpl_train does not resume, it starts over", name_,
-                   last_path().string());
-    }
-    if (fs::exists(metrics_path())) fs::remove(metrics_path());
+    resume_or_start(params.get_bool("resume"), "resume: false to start over");
   }
-
-  void process(Inputs& in, Emitter&) override {
-    const Batch& batch = in[0].get<Batch>();
-    if (batch.epoch >= epochs_)
-      throw std::runtime_error(fmt::format("batch of epoch {} but mpl_train has epochs: {}; give the source the same epochs",
-                                           batch.epoch, epochs_));
-    if (!epoch_ || batch.epoch != *epoch_) {
-      if (epoch_) finish_epoch();
-      epoch_ = batch.epoch;
-      epoch_started_ = Clock::now();
-    }
-    train_step(batch);
-  }
-
-  void flush(Emitter&) override {
-    if (epoch_) finish_epoch();
-    if (completed_epochs_ < epochs_)
-      spdlog::warn("{}: the stream ended after {} of {} epochs; give the source the same epochs as mpl_train", name_,
-                   completed_epochs_, epochs_);
-  }
-
-  bool up_to_date() const override { return completed_epochs_ >= epochs_; }
 
   nlohmann::json report() const override {
-    return {{"out_dir", out_dir_.string()},
-            {"checkpoint", last_path().string()},
-            {"teacher_checkpoint", teacher_path().string()},
-            {"epochs", completed_epochs_},
-            {"steps", step_},
-            {"final", last_record_}};
+    nlohmann::json report = TrainingLoop::report();
+    report["teacher_checkpoint"] = teacher_path().string();
+    return report;
   }
 
  private:
@@ -294,15 +248,18 @@ class MplTrain : public Node {
     return schedule;
   }
 
-  fs::path last_path() const { return out_dir_ / "last.pt"; }
-  fs::path teacher_path() const { return out_dir_ / "teacher.pt"; }
-  fs::path metrics_path() const { return out_dir_ / "metrics.jsonl"; }
+  fs::path teacher_path() const { return out_dir() / "teacher.pt"; }
+
+  // The EMA of the student as a model (sharing the average's parameters); null without EMA.
+  EfficientNetV2 student_ema() const {
+    return ema_ ? EfficientNetV2(std::dynamic_pointer_cast<EfficientNetV2Impl>(ema_->average())) : EfficientNetV2(nullptr);
+  }
 
   void check_finite(const torch::Tensor& loss, const char* what, const Batch& batch) const {
     const double value = loss.item<double>();
     if (!std::isfinite(value))
       throw std::runtime_error(fmt::format("{} is {} at step {} (batch starting at {}); lower the learning rates or set "
-                                           "clip_grad_norm", what, value, step_, batch.paths.front()));
+                                           "clip_grad_norm", what, value, steps(), batch.paths.front()));
   }
 
   void clip_and_step(EfficientNetV2& model, torch::optim::Optimizer& optimizer, double lr) const {
@@ -315,44 +272,43 @@ class MplTrain : public Node {
     return values(hierarchical_cross_entropy(logits, labels).per_level);
   }
 
-  void train_step(const Batch& batch) {
+  void step(const Batch& batch) override {
+    const std::int64_t step = steps();
     const BatchParts parts = split_views(batch);
-    const auto images = batch.images.to(device_);
-    const auto labeled_images = images.index_select(0, parts.labeled.to(device_));
-    const auto strong_images = images.index_select(0, parts.strong.to(device_));
-    const auto labels = torch::stack(batch.labels, 1).index_select(0, parts.labeled).to(device_);
+    const auto images = batch.images.to(device());
+    const auto labeled_images = images.index_select(0, parts.labeled.to(device()));
+    const auto strong_images = images.index_select(0, parts.strong.to(device()));
+    const auto labels = torch::stack(batch.labels, 1).index_select(0, parts.labeled).to(device());
     const std::int64_t nl = parts.labeled_count, nu = parts.unlabeled_count;
 
     // One teacher pass over the three parts, so BatchNorm normalizes them together as in MPL.
     teacher_->train();
     const auto teacher_logits =
-        teacher_->forward(torch::cat({labeled_images, images.index_select(0, parts.weak.to(device_)), strong_images}));
+        teacher_->forward(torch::cat({labeled_images, images.index_select(0, parts.weak.to(device())), strong_images}));
     const auto teacher_weak = rows(teacher_logits, nl, nu), teacher_strong = rows(teacher_logits, nl + nu, nu);
     const LevelLosses teacher_labeled = hierarchical_cross_entropy(
         rows(teacher_logits, 0, nl), labels,
         HierarchicalCrossEntropyOptions().level_weights(level_weights_).label_smoothing(label_smoothing_));
     const UdaConsistency consistency = uda_consistency(teacher_weak, teacher_strong, uda_);
-    const double uda_weight = uda_weight_at(uda_weight_, step_, uda_ramp_steps_);
+    const double uda_weight = uda_weight_at(uda_weight_, step, uda_ramp_steps_);
     auto teacher_loss = teacher_labeled.total + uda_weight * consistency.loss.total;
 
     window_.add("teacher_labeled_loss", values(teacher_labeled.per_level));
     window_.add("uda_consistency", values(consistency.loss.per_level));
     window_.add("mask_ratio", consistency.mask_ratio);
     window_.add("uda_weight", uda_weight);
-    if (step_ >= student_wait_steps_) teacher_loss = teacher_loss + student_step(batch, parts, labeled_images, strong_images,
-                                                                                  labels, teacher_weak, teacher_strong);
+    if (step >= student_wait_steps_) teacher_loss = teacher_loss + student_step(batch, parts, labeled_images, strong_images,
+                                                                                 labels, teacher_weak, teacher_strong);
     check_finite(teacher_loss, "the teacher's loss", batch);
     window_.add("teacher_loss", teacher_loss.item<double>());
 
     teacher_optimizer_->zero_grad();
     teacher_loss.backward();
-    const double teacher_lr = learning_rate_at(teacher_schedule_, step_);
+    const double teacher_lr = learning_rate_at(teacher_schedule_, step);
     clip_and_step(teacher_, *teacher_optimizer_, teacher_lr);
     window_.add("teacher_lr", teacher_lr);
-    ++step_;
-    images_in_epoch_ += batch.size();
     window_.count_step();
-    if (window_.steps() == log_every_) log_window();
+    if (window_.steps() == log_every_) log_window(step + 1);
   }
 
   // The student's step on the strong view; returns the teacher's MPL term from its feedback.
@@ -371,7 +327,7 @@ class MplTrain : public Node {
     check_finite(student_loss.total, "the student's loss", batch);
     student_optimizer_->zero_grad();
     student_loss.total.backward();
-    const double student_lr = learning_rate_at(student_schedule_, step_ - student_wait_steps_);
+    const double student_lr = learning_rate_at(student_schedule_, steps() - student_wait_steps_);
     clip_and_step(student_, *student_optimizer_, student_lr);
     if (ema_) ema_->update(*student_);
 
@@ -394,71 +350,64 @@ class MplTrain : public Node {
     return mpl.total;
   }
 
-  void log_window() {
+  // A step record of the window's means; `steps_done` counts the steps up to the window's last.
+  void log_window(std::int64_t steps_done) {
     const std::int64_t steps = window_.steps();
-    nlohmann::json record = window_.take(hierarchy_);
+    nlohmann::json record = window_.take(hierarchy());
     record["type"] = "step";
-    record["step"] = step_;
-    record["epoch"] = *epoch_ + 1;
-    record["student_steps"] = std::max<std::int64_t>(0, std::min(steps, step_ - student_wait_steps_));
-    append_json_line(metrics_path(), record);
-    const std::string& finest = hierarchy_.level(hierarchy_.num_levels() - 1).name;
-    spdlog::info("{}: step {} teacher_loss={:.4f} mask[{}]={:.3f}{}", name_, step_, record["teacher_loss"].get<double>(), finest,
-                 record["mask_ratio"][finest].get<double>(),
+    record["step"] = steps_done;
+    record["epoch"] = epoch() + 1;
+    record["student_steps"] = std::max<std::int64_t>(0, std::min(steps, steps_done - student_wait_steps_));
+    append_json_line(out_dir() / "metrics.jsonl", record);
+    const std::string& finest = hierarchy().level(hierarchy().num_levels() - 1).name;
+    spdlog::info("{}: step {} teacher_loss={:.4f} mask[{}]={:.3f}{}", name(), steps_done, record["teacher_loss"].get<double>(),
+                 finest, record["mask_ratio"][finest].get<double>(),
                  record.contains("student_loss")
                      ? fmt::format(" student_loss={:.4f} h={:+.5f}", record["student_loss"][finest].get<double>(),
                                    record["mpl_h"][finest].get<double>())
                      : std::string(" (student waiting)"));
   }
 
-  void finish_epoch() {
-    if (window_.steps() > 0) log_window();
-    const double train_s = std::chrono::duration<double>(Clock::now() - epoch_started_).count();
-    const std::int64_t completed = *epoch_ + 1;
-    nlohmann::json record = {{"type", "epoch"},
-                             {"epoch", completed},
-                             {"step", step_},
-                             {"images", images_in_epoch_},
-                             {"images_per_s", static_cast<double>(images_in_epoch_) / std::max(train_s, 1e-9)},
-                             {"train_s", train_s}};
-    EfficientNetV2 student =
-        ema_ ? EfficientNetV2(std::dynamic_pointer_cast<EfficientNetV2Impl>(ema_->average())) : student_;
-    std::string summary;
-    if (eval_set_) {
-      const auto result = evaluate_model(student, *eval_set_, eval_batch_size_, device_);
-      record["eval"] = result.to_json();
-      const auto teacher = evaluate_model(teacher_, *eval_set_, eval_batch_size_, device_);
-      record["teacher_eval"] = teacher.to_json();
-      summary = fmt::format(" student acc[fine]={:.4f} score={:.4f}, teacher acc[fine]={:.4f} score={:.4f}",
-                            result.argmax.levels.back().accuracy, result.argmax.airush_score,
-                            teacher.argmax.levels.back().accuracy, teacher.argmax.airush_score);
-    }
-    append_json_line(metrics_path(), record);
-    last_record_ = record;
-    completed_epochs_ = completed;
-
-    CheckpointMeta meta;
-    meta.options = options_;
-    meta.hierarchy_yaml = hierarchy_.to_yaml();
-    meta.preprocessing = preprocessing_;
-    meta.fingerprint = fingerprint_;
-    meta.step = step_;
-    meta.epoch = completed;
-    meta.metrics = record;
-    save_checkpoint(teacher_path().string(), meta, {teacher_, EfficientNetV2(nullptr), teacher_optimizer_.get()});
-    // last.pt last: its presence with every epoch marks the run finished.
-    save_checkpoint(last_path().string(), meta, {student_, ema_ ? student : EfficientNetV2(nullptr), student_optimizer_.get()});
-    spdlog::info("{}: epoch {}/{} step {} {:.0f} img/s{}", name_, completed, epochs_, step_,
-                 record["images_per_s"].get<double>(), summary);
-    images_in_epoch_ = 0;
-    epoch_.reset();
+  std::string finish_epoch(nlohmann::json& record, bool validate) override {
+    // The window is logged here, so it never spans an epoch and a checkpoint needs none of it.
+    if (window_.steps() > 0) log_window(steps());
+    record["type"] = "epoch";
+    if (!validate) return "";
+    EfficientNetV2 student = ema_ ? student_ema() : student_;
+    const auto result = evaluate(student);
+    record["eval"] = result.to_json();
+    const auto teacher = evaluate(teacher_);
+    record["teacher_eval"] = teacher.to_json();
+    return fmt::format(" student acc[fine]={:.4f} score={:.4f}, teacher acc[fine]={:.4f} score={:.4f}",
+                       result.argmax.levels.back().accuracy, result.argmax.airush_score,
+                       teacher.argmax.levels.back().accuracy, teacher.argmax.airush_score);
   }
 
-  std::string name_;
-  Hierarchy hierarchy_;
-  fs::path out_dir_;
-  torch::Device device_;
-  std::int64_t epochs_;
+  // Both files get the same meta; its state holds what the weights and optimizers do not.
+  void save(CheckpointMeta meta) override {
+    meta.state = {{"mpl_baseline", feedback_.baseline()}, {"ema_updates", ema_ ? ema_->updates() : 0}};
+    save_checkpoint(teacher_path().string(), meta, {teacher_, EfficientNetV2(nullptr), teacher_optimizer_.get()});
+    save_checkpoint(last_path().string(), meta, {student_, student_ema(), student_optimizer_.get()});
+  }
+
+  void restore(const CheckpointMeta& meta) override {
+    if (!meta.state.contains("mpl_baseline"))
+      throw std::runtime_error(fmt::format("{}: an unfinished run of an mpl_train that could not resume (no resume state); "
+                                           "use another out_dir, or remove it and teacher.pt to start over",
+                                           last_path().string()));
+    // teacher.pt is written just before last.pt: a kill between the two leaves it an epoch ahead.
+    const CheckpointMeta teacher = read_checkpoint_meta(teacher_path().string());
+    if (teacher.fingerprint != meta.fingerprint || teacher.epoch != meta.epoch)
+      throw std::runtime_error(fmt::format("{} (epoch {}, fingerprint {}) does not match {} (epoch {}, fingerprint {}), as a run "
+                                           "killed between writing them leaves; use another out_dir, or remove both to start over",
+                                           teacher_path().string(), teacher.epoch, teacher.fingerprint, last_path().string(),
+                                           meta.epoch, meta.fingerprint));
+    restore_checkpoint(teacher_path().string(), {teacher_, EfficientNetV2(nullptr), teacher_optimizer_.get()});
+    restore_checkpoint(last_path().string(), {student_, student_ema(), student_optimizer_.get()});
+    feedback_.set_baseline(meta.state.at("mpl_baseline").get<std::vector<double>>());
+    if (ema_) ema_->set_updates(meta.state.at("ema_updates").get<std::int64_t>());
+  }
+
   std::vector<double> level_weights_;
   double label_smoothing_;
   double uda_weight_;
@@ -469,12 +418,7 @@ class MplTrain : public Node {
   MplFeedback feedback_;
   std::int64_t student_wait_steps_;
   double clip_grad_norm_;
-  int eval_batch_size_;
   std::int64_t log_every_;
-  std::string fingerprint_;
-  std::int64_t steps_per_epoch_ = 0;
-  EvalPreprocessing preprocessing_;
-  EfficientNetV2Options options_{"", {}};
   EfficientNetV2 teacher_{nullptr};
   EfficientNetV2 student_{nullptr};
   std::optional<ExponentialMovingAverage> ema_;
@@ -482,15 +426,7 @@ class MplTrain : public Node {
   std::unique_ptr<torch::optim::Optimizer> student_optimizer_;
   ScheduleConfig teacher_schedule_;
   ScheduleConfig student_schedule_;
-  std::optional<EvalSet> eval_set_;
-
-  std::int64_t step_ = 0;
-  std::int64_t completed_epochs_ = 0;
-  std::optional<std::int64_t> epoch_;
-  Clock::time_point epoch_started_;
-  std::int64_t images_in_epoch_ = 0;
   TermWindow window_;
-  nlohmann::json last_record_;
 };
 
 SEMIFLOW_REGISTER_NODE(MplTrain);

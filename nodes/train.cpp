@@ -1,10 +1,7 @@
 // `train`: supervised training of the hierarchical EfficientNetV2 on the batches it receives,
-// with per-epoch validation, metrics.jsonl, checkpoints and exact resume.
-//
-// Epochs are delimited by Batch::epoch: when a batch of a new epoch arrives (or the stream ends)
-// the previous epoch is finished: validated, logged, checkpointed. Resuming restores the last
-// checkpoint and discards the batches of already finished epochs; the source reshuffles each
-// epoch from its seed, so the batches that follow are the ones an uninterrupted run would see.
+// with per-epoch validation, metrics.jsonl, checkpoints (last.pt, best.pt) and exact resume.
+// The epoch loop, its log and resuming are nodes/training_loop.h; this file is the step, the
+// losses, best.pt and progressive dropout.
 #include "datasets/hierarchy.h"
 #include "datasets/manifest.h"
 #include "graph/node.h"
@@ -13,21 +10,16 @@
 #include "models/losses.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
-#include "nodes/device.h"
-#include "nodes/evaluation.h"
 #include "nodes/optimization.h"
+#include "nodes/training_loop.h"
 #include "nodes/training_setup.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
-#include <atomic>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 
 namespace semiflow::nodes {
@@ -35,7 +27,6 @@ namespace {
 
 using namespace semiflow::graph;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 // Parameters that change neither the weights nor the order of training: a checkpoint written
 // with other values of these is still resumed.
@@ -50,7 +41,7 @@ std::vector<std::string> fingerprint_exclusions(const Params& params) {
   return excluded;
 }
 
-class Train : public Node {
+class Train : public TrainingLoop {
  public:
   static NodeSchema schema() {
     NodeSchema schema("train");
@@ -59,7 +50,7 @@ class Train : public Node {
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
         .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt and best.pt");
     declare_model_params(schema);
-    declare_run_length_params(schema)
+    declare_training_loop_params(schema)
         .param("labeled_manifest", "", "the training manifest, for balanced class weights").from_stream(facts::kLabeledManifest)
         .param("level_weights", std::vector<double>{}, "weight of each level's loss; empty: 1 each").at_least(0)
         .param("label_smoothing", 0.0, "label smoothing of the hard-label loss").at_least(0).less_than(1)
@@ -86,8 +77,10 @@ class Train : public Node {
         .param("best_metric", "airush_score", "validation metric (higher is better) that picks best.pt; train_loss (lower) without validation")
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
         .param("init_checkpoint", "", "start from this checkpoint's weights (its EMA when it has one), e.g. to finetune; empty: random")
-        .param("resume", true, "continue from out_dir/last.pt when it has the same fingerprint (else refuse); false: start over")
-        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+        .check([](const Params& p, const std::vector<StreamFacts>& in, Diagnostics& out) {
+          if (facts::int_fact(in[0], facts::kViews).value_or(1) > 1)
+            out.error("", fmt::format("its input stream has weak and strong views (set by {}); train takes one view of labeled "
+                                      "images: use mpl_train, or a source", in[0].at(facts::kViews).stated_by));
           if (p.get_string("class_weights") == "balanced" && p.get_string("labeled_manifest").empty())
             out.error("class_weights", "balanced counts the classes of the labeled manifest, and the input stream is not one; "
                                        "write labeled_manifest or class_weights: none");
@@ -100,39 +93,26 @@ class Train : public Node {
   }
 
   explicit Train(const Params& params)
-      : name_(params.node_name()),
-        hierarchy_(Hierarchy::load(params.get_path("hierarchy").string())),
-        out_dir_(params.get_path("out_dir")),
-        device_(resolve_device(params.get_string("device"))),
-        epochs_(params.get_int("epochs")),
+      : TrainingLoop(params, "train", fingerprint_params("", params, fingerprint_exclusions(params)), params.get_int("eval_every")),
         label_smoothing_(params.get_float("label_smoothing")),
         level_weights_(params.get_numbers("level_weights")),
         clip_grad_norm_(params.get_float("clip_grad_norm")),
         progressive_stages_(params.get_int("progressive_stages")),
         dropout_final_(params.get_float("dropout_final")),
-        best_metric_(params.get_string("best_metric")),
-        eval_batch_size_(static_cast<int>(params.get_int("eval_batch_size"))),
-        eval_every_(params.get_int("eval_every")),
-        fingerprint_(fingerprint_params("", params, fingerprint_exclusions(params))) {
-    if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
-    if (eval_every_ < 1) throw std::invalid_argument("eval_every must be at least 1");
+        best_metric_(params.get_string("best_metric")) {
     if (progressive_stages_ < 1) throw std::invalid_argument("progressive_stages must be at least 1");
-    if (!level_weights_.empty() && static_cast<int>(level_weights_.size()) != hierarchy_.num_levels())
+    if (!level_weights_.empty() && static_cast<int>(level_weights_.size()) != hierarchy().num_levels())
       throw std::invalid_argument(fmt::format("level_weights has {} values but the hierarchy has {} levels",
-                                              level_weights_.size(), hierarchy_.num_levels()));
+                                              level_weights_.size(), hierarchy().num_levels()));
     std::optional<Manifest> labeled;
     if (!params.get_string("labeled_manifest").empty())
-      labeled = load_manifest(params.get_path("labeled_manifest").string(), &hierarchy_);
-    steps_per_epoch_ = params.get_int("steps_per_epoch");
-    if (steps_per_epoch_ < 1) throw std::invalid_argument("steps_per_epoch must be at least 1");
+      labeled = load_manifest(params.get_path("labeled_manifest").string(), &hierarchy());
     class_weights_ = resolve_class_weights(params.get_string("class_weights"), labeled ? &*labeled : nullptr);
 
-    preprocessing_ = eval_preprocessing_from(params);
     torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
-    options_ = model_options_from(params, hierarchy_);
-    model_ = EfficientNetV2(options_);
+    model_ = EfficientNetV2(model_options());
     if (!params.get_string("init_checkpoint").empty()) load_weights(params.get_path("init_checkpoint").string(), model_);
-    model_->to(device_);
+    model_->to(device());
     dropout_initial_ = model_->dropout();
     if (params.get_float("ema_decay") > 0)
       ema_.emplace(*model_, params.get_float("ema_decay"), params.get_bool("ema_warmup"));
@@ -143,77 +123,26 @@ class Train : public Node {
     schedule_.kind = parse_schedule_kind(params.get_string("schedule"));
     schedule_.base_lr = optimizer.lr;
     schedule_.min_lr = params.get_float("min_lr");
-    schedule_.total_steps = epochs_ * steps_per_epoch_;
-    schedule_.warmup_steps = std::llround(params.get_float("warmup_epochs") * static_cast<double>(steps_per_epoch_));
-    schedule_.decay_steps = std::max(1.0, params.get_float("lr_decay_epochs") * static_cast<double>(steps_per_epoch_));
+    schedule_.total_steps = epochs() * steps_per_epoch();
+    schedule_.warmup_steps = std::llround(params.get_float("warmup_epochs") * static_cast<double>(steps_per_epoch()));
+    schedule_.decay_steps = std::max(1.0, params.get_float("lr_decay_epochs") * static_cast<double>(steps_per_epoch()));
     schedule_.gamma = params.get_float("lr_gamma");
 
-    if (!params.get_string("eval_manifest").empty())
-      eval_set_.emplace(EvalSet::load(params.get_path("eval_manifest").string(), hierarchy_, preprocessing_));
-    if (!eval_set_ && best_metric_ != "train_loss")
+    if (!has_eval_set() && best_metric_ != "train_loss")
       throw std::invalid_argument(fmt::format("best_metric '{}' needs eval_manifest; or use best_metric: train_loss", best_metric_));
-
-    fs::create_directories(out_dir_);
-    resume_or_start(params.get_bool("resume"));
-  }
-
-  void process(Inputs& in, Emitter&) override {
-    const Batch& batch = in[0].get<Batch>();
-    if (batch.epoch < start_epoch_) {
-      ++skipped_batches_;
-      return;
-    }
-    if (batch.epoch >= epochs_)
-      throw std::runtime_error(fmt::format("batch of epoch {} but train has epochs: {}; give the source and train the same epochs",
-                                           batch.epoch, epochs_));
-    if (!epoch_ || batch.epoch != epoch_->index) {
-      if (epoch_) finish_epoch();
-      begin_epoch(batch.epoch);
-    }
-    train_step(batch);
-  }
-
-  // A finished run (last.pt holds every epoch, with this run's fingerprint) is not trained again.
-  bool up_to_date() const override { return completed_epochs_ >= epochs_; }
-
-  WorkProgress progress() const override {
-    return {static_cast<std::uint64_t>(steps_done_.load()), static_cast<std::uint64_t>(epochs_ * steps_per_epoch_), "steps"};
-  }
-
-  nlohmann::json report() const override {
-    return {{"out_dir", out_dir_.string()},
-            {"checkpoint", last_path().string()},
-            {"epochs", completed_epochs_},
-            {"steps", step_},
-            {"final", last_record_}};
-  }
-
-  void flush(Emitter&) override {
-    if (epoch_) finish_epoch();
-    if (completed_epochs_ < epochs_)
-      spdlog::warn("{}: the stream ended after {} of {} epochs; give the source the same epochs as train", name_,
-                   completed_epochs_, epochs_);
+    resume_or_start(params.get_bool("resume"), "resume: false to start over");
   }
 
  private:
-  struct EpochProgress {
-    std::int64_t index = 0;
-    std::int64_t images = 0;
-    std::int64_t steps = 0;
-    std::vector<double> loss_sums;  // per level, weighted by batch size
-    double total_loss_sum = 0;
-    Clock::time_point started;
-  };
-
   std::vector<torch::Tensor> resolve_class_weights(const std::string& mode, const Manifest* labeled) const {
     if (mode == "none") return {};
     if (mode != "balanced") throw std::invalid_argument(fmt::format("class_weights '{}': write none or balanced", mode));
     if (!labeled) throw std::invalid_argument("class_weights: balanced counts classes in labeled_manifest; set it");
     std::vector<torch::Tensor> weights;
-    const auto classes = hierarchy_.classes_per_level();
-    for (int level = 0; level < hierarchy_.num_levels(); ++level) {
+    const auto classes = hierarchy().classes_per_level();
+    for (int level = 0; level < hierarchy().num_levels(); ++level) {
       const auto counts = labeled->class_counts(level, classes[level]);
-      weights.push_back(balanced_class_weights({counts.begin(), counts.end()}).to(device_));
+      weights.push_back(balanced_class_weights({counts.begin(), counts.end()}).to(device()));
     }
     return weights;
   }
@@ -226,55 +155,20 @@ class Train : public Node {
     return s;
   }
 
-  fs::path last_path() const { return out_dir_ / "last.pt"; }
-  fs::path best_path() const { return out_dir_ / "best.pt"; }
-  fs::path metrics_path() const { return out_dir_ / "metrics.jsonl"; }
+  fs::path best_path() const { return out_dir() / "best.pt"; }
 
-  void resume_or_start(bool resume) {
-    if (!resume || !fs::exists(last_path())) {
-      if (fs::exists(metrics_path())) fs::remove(metrics_path());
-      return;
-    }
-    const CheckpointMeta found = read_checkpoint_meta(last_path().string());
-    if (found.fingerprint != fingerprint_)
-      throw std::runtime_error(fmt::format("{}: written by a run with other training parameters (fingerprint {}, this run {}); "
-                                           "use another out_dir, or resume: false to start over",
-                                           last_path().string(), found.fingerprint, fingerprint_));
+  void restore(const CheckpointMeta&) override {
     const CheckpointMeta meta = restore_checkpoint(last_path().string(), state());
-    if (ema_) ema_->set_updates(meta.step);
-    step_ = meta.step;
-    steps_done_ = step_;
-    start_epoch_ = completed_epochs_ = meta.epoch;
+    if (ema_) ema_->set_updates(meta.step);  // one EMA update per step
     if (meta.metrics.contains("best_value")) best_value_ = meta.metrics["best_value"].get<double>();
-    last_record_ = meta.metrics;
-    keep_metrics_up_to(meta.epoch);
-    spdlog::info("{}: resumed from {} at epoch {} step {}; batches of epochs before {} are skipped", name_,
-                 last_path().string(), meta.epoch, meta.step, meta.epoch);
   }
 
-  // A run killed after logging an epoch but before checkpointing it replays that epoch: drop its
-  // line so the log has one record per epoch.
-  void keep_metrics_up_to(std::int64_t epoch) const {
-    if (!fs::exists(metrics_path())) return;
-    std::ifstream in(metrics_path());
-    std::string kept, line;
-    while (std::getline(in, line))
-      if (!line.empty() && nlohmann::json::parse(line).at("epoch").get<std::int64_t>() <= epoch) kept += line + "\n";
-    write_file_atomically(metrics_path().string(), [&](const std::string& temp) { std::ofstream(temp) << kept; });
-  }
-
-  void begin_epoch(std::int64_t index) {
-    if (skipped_batches_ > 0)
-      spdlog::info("{}: skipped {} batches of finished epochs (a source start_epoch would avoid decoding them)", name_,
-                   skipped_batches_);
-    skipped_batches_ = 0;
-    epoch_.emplace();
-    epoch_->index = index;
-    epoch_->loss_sums.assign(hierarchy_.num_levels(), 0.0);
-    epoch_->started = Clock::now();
+  void begin_epoch(std::int64_t index) override {
+    loss_sums_.assign(hierarchy().num_levels(), 0.0);
+    total_loss_sum_ = 0;
     if (progressive_stages_ > 1 && dropout_final_ >= 0) {
       // Stage s of K spans epochs [s * E / K, (s + 1) * E / K); dropout rises linearly over the stages.
-      const std::int64_t stage = index * progressive_stages_ / epochs_;
+      const std::int64_t stage = index * progressive_stages_ / epochs();
       const double fraction = static_cast<double>(stage) / static_cast<double>(progressive_stages_ - 1);
       model_->set_dropout(dropout_initial_ + (dropout_final_ - dropout_initial_) * fraction);
     }
@@ -285,13 +179,13 @@ class Train : public Node {
     if (!batch.soft_targets.empty()) {
       std::vector<torch::Tensor> targets, masks;
       for (const auto& t : batch.soft_targets) {
-        targets.push_back(t.to(device_));
+        targets.push_back(t.to(device()));
         masks.push_back(targets.back().sum(1).gt(0));  // a zero row is "no target"
       }
       return hierarchical_soft_cross_entropy(logits, targets, masks, SoftCrossEntropyOptions().level_weights(level_weights_));
     }
     if (batch.labels.empty()) throw std::runtime_error("the batch has neither labels nor soft targets; train needs labeled data");
-    const auto labels = torch::stack(batch.labels, 1).to(device_);
+    const auto labels = torch::stack(batch.labels, 1).to(device());
     return hierarchical_cross_entropy(logits, labels,
                                       HierarchicalCrossEntropyOptions()
                                           .level_weights(level_weights_)
@@ -299,91 +193,62 @@ class Train : public Node {
                                           .label_smoothing(label_smoothing_));
   }
 
-  void train_step(const Batch& batch) {
-    const auto logits = model_->forward(batch.images.to(device_));
+  void step(const Batch& batch) override {
+    const auto logits = model_->forward(batch.images.to(device()));
     const LevelLosses loss = compute_loss(batch, logits);
     const double total = loss.total.item<double>();
     if (!std::isfinite(total))
       throw std::runtime_error(fmt::format("loss is {} at step {} (epoch {} of {}, {}); stopped. {} keeps the last good "
                                            "checkpoint (epoch {}); lower lr, add warmup or set clip_grad_norm",
-                                           total, step_, epoch_->index + 1, epochs_, batch_origin(batch), last_path().string(),
-                                           completed_epochs_));
+                                           total, steps(), epoch() + 1, epochs(), batch_origin(batch), last_path().string(),
+                                           completed_epochs()));
     optimizer_->zero_grad();
     loss.total.backward();
     if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), clip_grad_norm_);
-    lr_ = learning_rate_at(schedule_, step_);
+    lr_ = learning_rate_at(schedule_, steps());
     set_learning_rate(*optimizer_, lr_);
     optimizer_->step();
     if (ema_) ema_->update(*model_);
-    ++step_;
-    steps_done_ = step_;
-    ++epoch_->steps;
-    const auto n = batch.size();
-    epoch_->images += n;
-    epoch_->total_loss_sum += total * static_cast<double>(n);
+    const auto n = static_cast<double>(batch.size());
+    total_loss_sum_ += total * n;
     for (std::size_t level = 0; level < loss.per_level.size(); ++level)
-      epoch_->loss_sums[level] += loss.per_level[level].item<double>() * static_cast<double>(n);
+      loss_sums_[level] += loss.per_level[level].item<double>() * n;
   }
 
   static std::string batch_origin(const Batch& batch) {
     return batch.paths.empty() ? std::string("an empty batch") : fmt::format("batch starting at {}", batch.paths.front());
   }
 
-  void finish_epoch() {
-    const double train_s = std::chrono::duration<double>(Clock::now() - epoch_->started).count();
-    const double images = static_cast<double>(std::max<std::int64_t>(1, epoch_->images));
-    nlohmann::json record = {{"epoch", epoch_->index + 1},
-                             {"step", step_},
-                             {"lr", lr_},
-                             {"dropout", model_->dropout()},
-                             {"images", epoch_->images},
-                             {"images_per_s", static_cast<double>(epoch_->images) / std::max(train_s, 1e-9)},
-                             {"train_s", train_s},
-                             {"train_loss", epoch_->total_loss_sum / images}};
+  std::string finish_epoch(nlohmann::json& record, bool validate) override {
+    const double images = static_cast<double>(std::max<std::int64_t>(1, record["images"].get<std::int64_t>()));
+    record["lr"] = lr_;
+    record["dropout"] = model_->dropout();
+    record["train_loss"] = total_loss_sum_ / images;
     nlohmann::json per_level = nlohmann::json::object();
-    for (int level = 0; level < hierarchy_.num_levels(); ++level)
-      per_level[hierarchy_.level(level).name] = epoch_->loss_sums[level] / images;
+    for (int level = 0; level < hierarchy().num_levels(); ++level)
+      per_level[hierarchy().level(level).name] = loss_sums_[level] / images;
     record["train_loss_per_level"] = per_level;
-    std::string summary;
-    const std::int64_t completed = epoch_->index + 1;
-    if (eval_set_ && (completed % eval_every_ == 0 || completed == epochs_)) {
+    std::string summary = fmt::format(" loss={:.4f} lr={:.5f}", record["train_loss"].get<double>(), lr_);
+    if (validate) {
       EfficientNetV2 evaluated = ema_ ? state().ema : model_;
-      const auto result = evaluate_model(evaluated, *eval_set_, eval_batch_size_, device_);
+      const auto result = evaluate(evaluated);
       record["eval"] = result.to_json();
       for (const auto& level : result.argmax.levels) summary += fmt::format(" acc[{}]={:.4f}", level.level, level.accuracy);
       summary += fmt::format(" score={:.4f}", result.argmax.airush_score);
     }
     const std::optional<double> value = metric_value(record);
-    const bool improved = value && (!best_value_ || *value > *best_value_);
-    if (improved) best_value_ = value;
+    improved_ = value && (!best_value_ || *value > *best_value_);
+    if (improved_) best_value_ = value;
     if (best_value_) record["best_value"] = *best_value_;
-    append_json_line(metrics_path(), record);
-    last_record_ = record;
-    if (epoch_->steps != steps_per_epoch_ && !warned_steps_) {
-      warned_steps_ = true;
-      spdlog::warn("{}: epoch {} took {} steps but the learning-rate schedule assumes steps_per_epoch {}; set "
-                   "steps_per_epoch: {} (or the batch settings) so the schedule ends with the run",
-                   name_, completed, epoch_->steps, steps_per_epoch_, epoch_->steps);
-    }
+    return improved_ ? summary + " (best)" : summary;
+  }
 
-    completed_epochs_ = completed;
-    CheckpointMeta meta;
-    meta.options = options_;
-    meta.hierarchy_yaml = hierarchy_.to_yaml();
-    meta.preprocessing = preprocessing_;
-    meta.fingerprint = fingerprint_;
-    meta.step = step_;
-    meta.epoch = completed_epochs_;
-    meta.metrics = record;
+  void save(CheckpointMeta meta) override {
     save_checkpoint(last_path().string(), meta, state());
-    if (improved)
+    if (improved_)
       write_file_atomically(best_path().string(), [&](const std::string& temp) {
         fs::copy_file(last_path(), temp, fs::copy_options::overwrite_existing);
       });
-    spdlog::info("{}: epoch {}/{} step {} loss={:.4f} lr={:.5f} {:.0f} img/s{}{}", name_, completed_epochs_, epochs_, step_,
-                 record["train_loss"].get<double>(), lr_, record["images_per_s"].get<double>(), summary,
-                 improved ? " (best)" : "");
-    epoch_.reset();
   }
 
   // Higher is better: the eval metric, or minus the training loss; none in epochs not validated.
@@ -397,41 +262,24 @@ class Train : public Node {
     return eval[best_metric_].get<double>();
   }
 
-  std::string name_;
-  Hierarchy hierarchy_;
-  fs::path out_dir_;
-  torch::Device device_;
-  std::int64_t epochs_;
   double label_smoothing_;
   std::vector<double> level_weights_;
   double clip_grad_norm_;
   std::int64_t progressive_stages_;
   double dropout_final_;
   std::string best_metric_;
-  int eval_batch_size_;
-  std::int64_t eval_every_;
-  std::string fingerprint_;
-  std::int64_t steps_per_epoch_ = 0;
   std::vector<torch::Tensor> class_weights_;
-  EvalPreprocessing preprocessing_;
-  EfficientNetV2Options options_{"", {}};
   EfficientNetV2 model_{nullptr};
   double dropout_initial_ = 0;
   std::optional<ExponentialMovingAverage> ema_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   ScheduleConfig schedule_;
-  std::optional<EvalSet> eval_set_;
 
-  std::int64_t step_ = 0;
   double lr_ = 0;
-  std::int64_t start_epoch_ = 0;
-  std::int64_t completed_epochs_ = 0;
-  std::int64_t skipped_batches_ = 0;
   std::optional<double> best_value_;
-  std::optional<EpochProgress> epoch_;
-  nlohmann::json last_record_;
-  std::atomic<std::int64_t> steps_done_{0};  // step_, for progress() from the monitoring thread
-  bool warned_steps_ = false;
+  bool improved_ = false;  // the epoch just finished is the best so far: save() copies it to best.pt
+  std::vector<double> loss_sums_;  // this epoch's, per level, weighted by batch size
+  double total_loss_sum_ = 0;
 };
 
 SEMIFLOW_REGISTER_NODE(Train);

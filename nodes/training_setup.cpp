@@ -43,9 +43,10 @@ graph::NodeSchema& declare_model_params(graph::NodeSchema& schema) {
       .check(check_training_params);
 }
 
-graph::NodeSchema& declare_run_length_params(graph::NodeSchema& schema) {
+graph::NodeSchema& declare_training_loop_params(graph::NodeSchema& schema) {
   return schema.param("epochs", 1, "epochs of the run; sets the schedule's length").at_least(1).from_stream(facts::kEpochs)
       .param("steps_per_epoch", 0, "optimizer steps per epoch").at_least(0).from_stream(facts::kStepsPerEpoch)
+      .param("resume", true, "continue from out_dir/last.pt when it has the same fingerprint (else refuse); false: start over")
       .check([](const graph::Params& p, const std::vector<graph::StreamFacts>&, graph::Diagnostics& out) {
         if (p.get_int("steps_per_epoch") == 0)
           out.error("steps_per_epoch", "the input stream does not say how many batches an epoch has (its size is known only "

@@ -22,9 +22,10 @@ namespace semiflow {
 // the input stream when the config does not write them.
 graph::NodeSchema& declare_model_params(graph::NodeSchema& schema);
 graph::NodeSchema& declare_eval_preprocessing_params(graph::NodeSchema& schema);
-// epochs and steps_per_epoch, the schedule's length, from the input stream (steps_per_epoch must
-// be written where the stream cannot tell, e.g. an unbalanced pseudo-label set).
-graph::NodeSchema& declare_run_length_params(graph::NodeSchema& schema);
+// What the shared loop (nodes/training_loop.h) reads: epochs and steps_per_epoch, the schedule's
+// length, from the input stream (steps_per_epoch must be written where the stream cannot tell,
+// e.g. an unbalanced pseudo-label set), and resume.
+graph::NodeSchema& declare_training_loop_params(graph::NodeSchema& schema);
 
 // all_at_end, coarse_early or fine_early; throws listing them.
 HeadTapLayout parse_head_taps(const std::string& name);

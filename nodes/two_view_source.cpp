@@ -48,7 +48,7 @@ class TwoViewSource : public Node {
           const auto unlabeled = std::llround(p.get_float("unlabeled_ratio") * static_cast<double>(labeled));
           if (unlabeled < 1) out.error("unlabeled_ratio", "batch_size x unlabeled_ratio must be at least 1");
           stream[facts::kStepSize] = facts::stated(p, "batch_size", std::int64_t{labeled + 2 * unlabeled});
-          stream[facts::kViews] = facts::stated(p, "strong_ops", std::int64_t{2});
+          stream[facts::kViews] = facts::stated(p, "weak and strong views", std::int64_t{2});
           stream[facts::kEpochs] = facts::stated(p, "epochs", p.get_int("epochs"));
           if (const auto rows = facts::manifest_rows(p.get_path("unlabeled_manifest").string()); rows && unlabeled >= 1)
             stream[facts::kStepsPerEpoch] = facts::stated(p, "unlabeled_manifest", std::int64_t{(*rows + unlabeled - 1) / unlabeled});

@@ -20,8 +20,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // two_view_source -> decode -> augment (weak / strong) -> batch of one step -> mpl_train on the
-// 8x8 colour set; 4 labeled + 8 unlabeled images (in two views) per step.
-std::string pipeline(int epochs, const std::string& mpl_params) {
+// 8x8 colour set; 4 labeled + 8 unlabeled images (in two views) per step. `keep_batches` > 0:
+// the stream ends after that many batches, as a killed run's did.
+std::string pipeline(int epochs, const std::string& mpl_params, const std::string& out_dir = "run", int keep_batches = 0) {
   return fmt::format(
       "threads: {{graph: 2, torch: 1}}\n"
       "nodes:\n"
@@ -31,10 +32,13 @@ std::string pipeline(int epochs, const std::string& mpl_params) {
       "  - {{name: aug, type: augment, input: dec, seed: 2, ops: [hflip p=0.5],\n"
       "     strong_ops: [hflip p=0.5, rand_augment n=2 m=5]}}\n"
       "  - {{name: bat, type: batch, input: aug, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}\n"
-      "  - {{name: mpl, type: mpl_train, input: bat, hierarchy: hierarchy.yaml, out_dir: run, arch: nano, image_size: 8,\n"
+      "{2}"
+      "  - {{name: mpl, type: mpl_train, input: {3}, hierarchy: hierarchy.yaml, out_dir: {4}, arch: nano, image_size: 8,\n"
       "     optimizer: adamw, teacher_lr: 0.003, student_lr: 0.003,\n"
       "     weight_decay: 0.0, seed: 3, device: cpu, {1}}}\n",
-      epochs, mpl_params);
+      epochs, mpl_params,
+      keep_batches > 0 ? fmt::format("  - {{name: cut, type: truncate, input: bat, keep: {}}}\n", keep_batches) : "",
+      keep_batches > 0 ? "cut" : "bat", out_dir);
 }
 
 std::vector<nlohmann::json> read_records(const fs::path& file, const std::string& type) {
@@ -45,6 +49,14 @@ std::vector<nlohmann::json> read_records(const fs::path& file, const std::string
     if (record["type"] == type) records.push_back(record);
   }
   return records;
+}
+
+bool same_weights(const fs::path& a, const fs::path& b) {
+  const auto ma = load_checkpoint_for_inference(a.string(), torch::kCPU), mb = load_checkpoint_for_inference(b.string(), torch::kCPU);
+  const auto pb = mb.model->named_parameters();
+  for (const auto& entry : ma.model->named_parameters())
+    if (!torch::equal(entry.value(), pb[entry.key()])) return false;
+  return true;
 }
 
 }  // namespace
@@ -155,4 +167,49 @@ TEST_CASE("mpl_train: a batch size that splits steps is refused before the run",
   CHECK_THROWS_WITH(run_yaml(yaml, dir.path().string()),
                     Catch::Contains("node 'bat': parameter 'batch_size' is 7 but the input stream has step_size 20 "
                                     "(set by node 'src' (batch_size))"));
+}
+
+TEST_CASE("mpl_train: a run stopped after epoch 1 and resumed matches an uninterrupted run exactly", "[mpl_train]") {
+  semiflow::testing::TempDir dir;
+  write_colour_dataset(dir.path().string(), 16, 8);  // 2 steps per epoch
+  // The student waits one step and the UDA weight ramps over the epochs, so the schedules, the
+  // EMA's warmup and the feedback baseline all carry state across the resume; dropout and
+  // stochastic depth draw from the restored RNG.
+  const std::string params = "eval_manifest: test.csv, uda_ramp_steps: 5, student_wait_steps: 1, log_every: 1, "
+                             "ema_decay: 0.9, clip_grad_norm: 5.0, dropout: 0.3, drop_path: 0.3";
+  run_yaml(pipeline(3, params, "straight"), dir.path().string());
+  // The first run's stream ends after epoch 1's two batches: on disk this is what a kill during
+  // epoch 2 leaves (last.pt and teacher.pt of epoch 1, perhaps a stale temporary).
+  run_yaml(pipeline(3, params, "resumed", 2), dir.path().string());
+  CHECK(read_checkpoint_meta((dir.path() / "resumed/last.pt").string()).epoch == 1);
+  std::ofstream(dir.path() / "resumed/.last.pt.tmp") << "partial write of a killed run";
+  run_yaml(pipeline(3, params, "resumed"), dir.path().string());
+
+  CHECK(same_weights(dir.path() / "straight/last.pt", dir.path() / "resumed/last.pt"));  // the student's EMA
+  CHECK(same_weights(dir.path() / "straight/teacher.pt", dir.path() / "resumed/teacher.pt"));
+  const auto straight_meta = read_checkpoint_meta((dir.path() / "straight/last.pt").string());
+  const auto resumed_meta = read_checkpoint_meta((dir.path() / "resumed/last.pt").string());
+  CHECK(resumed_meta.step == 6);
+  CHECK(resumed_meta.state == straight_meta.state);  // feedback baseline, EMA updates
+  const auto straight_epochs = read_records(dir.path() / "straight/metrics.jsonl", "epoch");
+  const auto resumed_epochs = read_records(dir.path() / "resumed/metrics.jsonl", "epoch");
+  REQUIRE(resumed_epochs.size() == 3);
+  for (std::size_t e = 0; e < 3; ++e) {
+    INFO("epoch " << e + 1);
+    CHECK(resumed_epochs[e]["step"] == straight_epochs[e]["step"]);
+    CHECK(resumed_epochs[e]["eval"] == straight_epochs[e]["eval"]);
+    CHECK(resumed_epochs[e]["teacher_eval"] == straight_epochs[e]["teacher_eval"]);
+  }
+  // Step records hold every term of every step, and no timing: equal as a whole.
+  const auto straight_steps = read_records(dir.path() / "straight/metrics.jsonl", "step");
+  const auto resumed_steps = read_records(dir.path() / "resumed/metrics.jsonl", "step");
+  REQUIRE(resumed_steps.size() == 6);
+  for (std::size_t s = 0; s < 6; ++s) {
+    INFO("step " << s + 1);
+    CHECK(resumed_steps[s] == straight_steps[s]);
+  }
+
+  // Other training parameters in the same out_dir: refused naming the file, not silently restarted.
+  CHECK_THROWS_WITH(run_yaml(pipeline(3, "uda_ramp_steps: 7", "resumed"), dir.path().string()),
+                    Catch::Contains("resumed/last.pt") && Catch::Contains("fingerprint"));
 }
