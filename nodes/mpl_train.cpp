@@ -152,10 +152,6 @@ class MplTrain : public TrainingLoop {
         .param("pseudo_temperature", 1.0, "soft pseudo-labels: softmax temperature").greater_than(0)
         .param("mpl_sign", "paper", "the feedback: paper (student loss after - before, the authors' code) or reversed").one_of({"paper", "reversed"})
         .param("mpl_baseline_decay", 0.99, "decay of the moving-average baseline subtracted from the feedback").at_least(0).less_than(1)
-        .param("optimizer", "sgd", "optimizer of both models: sgd (Nesterov), rmsprop or adamw").one_of(optimizer_kind_names())
-        .param("momentum", 0.9, "sgd and rmsprop momentum").at_least(0).less_than(1)
-        .param("nesterov", true, "sgd: Nesterov momentum")
-        .param("weight_decay", 5e-4, "weight decay of conv and linear weights (never of BatchNorm or biases)").at_least(0)
         .param("teacher_lr", 0.05, "the teacher's peak learning rate").at_least(0)
         .param("student_lr", 0.05, "the student's peak learning rate").at_least(0)
         .param("schedule", "cosine", "schedule of both (per step)").one_of(schedule_kind_names())
@@ -169,7 +165,8 @@ class MplTrain : public TrainingLoop {
         .param("ema_decay", 0.0, "EMA of the student's weights, used for validation and saved in last.pt; 0: none").at_least(0).less_than(1)
         .param("ema_warmup", true, "EMA decay min(decay, (1 + n) / (10 + n)) over the first updates")
         .param("teacher_checkpoint", "", "start the teacher from this checkpoint's weights (e.g. a supervised run); empty: random")
-        .param("student_checkpoint", "", "start the student from this checkpoint's weights (its EMA when it has one); empty: random")
+        .param("student_checkpoint", "", "start the student from this checkpoint's weights (its EMA when it has one); empty: random");
+    declare_optimizer_params(schema, 5e-4)
         .param("eval_manifest", "", "labeled manifest both models are validated on after every epoch; empty: none");
     declare_eval_preprocessing_params(schema)
         .param("eval_batch_size", 256, "validation batch size").at_least(1)

@@ -55,11 +55,7 @@ class Train : public TrainingLoop {
         .param("level_weights", std::vector<double>{}, "weight of each level's loss; empty: 1 each").at_least(0)
         .param("label_smoothing", 0.0, "label smoothing of the hard-label loss").at_least(0).less_than(1)
         .param("class_weights", "none", "none, or balanced: n / (k * count_c) per level from labeled_manifest").one_of({"none", "balanced"})
-        .param("optimizer", "sgd", "sgd (Nesterov), rmsprop (EfficientNet's) or adamw").one_of(optimizer_kind_names())
         .param("lr", 0.1, "peak learning rate").at_least(0)
-        .param("momentum", 0.9, "sgd and rmsprop momentum").at_least(0).less_than(1)
-        .param("nesterov", true, "sgd: Nesterov momentum")
-        .param("weight_decay", 5e-5, "weight decay of conv and linear weights (never of BatchNorm or biases)").at_least(0)
         .param("schedule", "cosine", "learning-rate schedule (per step)").one_of(schedule_kind_names())
         .param("warmup_epochs", 0.0, "linear warmup length in epochs").at_least(0)
         .param("min_lr", 0.0, "cosine: the learning rate at the last step").at_least(0)
@@ -72,6 +68,7 @@ class Train : public TrainingLoop {
         .param("dropout_final", -1.0, "dropout of the last progressive stage; negative: no change").less_than(1)
         .param("eval_manifest", "", "labeled manifest validated after every epoch; empty: no validation")
         .param("eval_every", 1, "validate every this many epochs (and after the last)").at_least(1);
+    declare_optimizer_params(schema, 5e-5);
     declare_eval_preprocessing_params(schema)
         .param("eval_batch_size", 256, "validation batch size").at_least(1)
         .param("best_metric", "airush_score", "validation metric (higher is better) that picks best.pt; train_loss (lower) without validation")

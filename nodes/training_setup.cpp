@@ -89,6 +89,13 @@ EvalPreprocessing eval_preprocessing_from(const graph::Params& params) {
   return preprocessing;
 }
 
+graph::NodeSchema& declare_optimizer_params(graph::NodeSchema& schema, double default_weight_decay) {
+  return schema.param("optimizer", "sgd", "sgd (Nesterov), rmsprop (EfficientNet's) or adamw").one_of(optimizer_kind_names())
+      .param("momentum", 0.9, "sgd and rmsprop momentum").at_least(0).less_than(1)
+      .param("nesterov", true, "sgd: Nesterov momentum")
+      .param("weight_decay", default_weight_decay, "weight decay of conv and linear weights (never of BatchNorm or biases)").at_least(0);
+}
+
 OptimizerConfig optimizer_config_from(const graph::Params& params, double lr) {
   OptimizerConfig optimizer;
   optimizer.kind = parse_optimizer_kind(params.get_string("optimizer"));

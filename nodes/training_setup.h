@@ -37,6 +37,8 @@ EfficientNetV2Options model_options_from(const graph::Params& params, const Hier
 // From eval_ops, channels, mean, std and image_size.
 EvalPreprocessing eval_preprocessing_from(const graph::Params& params);
 
+// Declare the parameters optimizer_config_from reads (of every model the node trains).
+graph::NodeSchema& declare_optimizer_params(graph::NodeSchema& schema, double default_weight_decay);
 // From optimizer, momentum, nesterov and weight_decay; `lr` is the peak learning rate.
 OptimizerConfig optimizer_config_from(const graph::Params& params, double lr);
 
