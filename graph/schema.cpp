@@ -81,8 +81,9 @@ std::string NodeSchema::describe() const {
   text += fmt::format("  {}{}: {}\n", concurrency_ == Concurrency::Serial ? "serial" : "parallel",
                       accumulates_ ? ", accumulates" : "", concurrency_reason_);
   for (const auto& p : params()) {
-    std::string value = p.default_value ? "= " + format_param(*p.default_value) : "(required)";
-    if (!p.stream_fact.empty()) value += fmt::format(" [from the input stream's {}]", p.stream_fact);
+    const std::string written = p.default_value ? format_param(*p.default_value) : "";
+    std::string value = p.default_value ? "= " + written : "(required)";
+    if (!p.stream_fact.empty()) value = fmt::format("= the input stream's {}, else {}", p.stream_fact, written);
     const std::string allowed = describe_allowed(p);
     text += fmt::format("  param   {} ({}{}) {}  {}\n", p.name, param_type_name(p.type), allowed.empty() ? "" : ", " + allowed,
                         value, p.doc);
