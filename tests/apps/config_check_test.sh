@@ -25,6 +25,15 @@ done
 "$cli" graph check "$work/configs/fmnist_noisy_student.yaml" --set finetune.batch.batch_size=16 > "$work/out.txt"
 [ "$(grep -c 'batch_size=16' "$work/out.txt")" -eq 2 ] || { echo "FAIL: --set finetune.batch.batch_size changed other nodes"; exit 1; }
 
+# `run` checks every phase before the first starts: a bad value in the student phase stops the run
+# before the teacher trains, and no run folder is made.
+cp "$broken/student_phase_bad_value.yaml" "$work/configs/"
+if "$cli" run "$work/configs/student_phase_bad_value.yaml" --out "$work/refused" --progress 0 > "$work/out.txt" 2>&1; then
+  echo "FAIL: run started a config with a bad value in a later phase"; exit 1
+fi
+grep -qF "phase 'student' (rounds 1, 2)" "$work/out.txt" || { cat "$work/out.txt"; echo "FAIL: run did not name the phase"; exit 1; }
+[ ! -e "$work/refused" ] || { echo "FAIL: a refused run made its folder"; exit 1; }
+
 count=0
 for config in "$broken"/*.yaml; do
   name=$(basename "$config")
