@@ -198,7 +198,8 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
     const auto substitute = substitute_for(round);
     Parsed parsed{load_yaml(substitute(yaml_text), path), {}};
     if (parsed.doc.IsMap()) include_templates(parsed.doc, path, substitute, problems, parsed.sources);
-    for (const auto& assignment : overrides) parsed.sources.push_back(apply_override(parsed.doc, assignment));
+    // ${...} in a --set value expands as in the file (`--set train.out_dir='${out_dir}/a'`).
+    for (const auto& assignment : overrides) parsed.sources.push_back(apply_override(parsed.doc, substitute(assignment)));
     problems.remember(parsed.sources);
     if (parsed.doc.IsMap()) resolve_templates(parsed.doc, problems);
     return parsed;
@@ -215,6 +216,12 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
       plan.out_dir = out_dir_text;
       if (plan.out_dir.is_relative()) plan.out_dir = path.parent_path() / plan.out_dir;
     }
+  } else if (root.IsMap()) {
+    // No out_dir written: runs/<config name> in the current folder (absolute, as node paths are
+    // resolved against the config's folder).
+    plan.out_dir = std::filesystem::absolute(std::filesystem::path("runs") / path.stem());
+    out_dir_text = plan.out_dir.string();
+    out_dir_known = true;
   }
   auto build = [&](const YAML::Node& graph_doc, const std::vector<YamlSource>& origins, const std::string& prefix) {
     try {
@@ -242,7 +249,6 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
       problems.error(rounds, "`rounds:` must be a whole number >= 0");
     else plan.rounds = value;
   }
-  if (out_dir_text.empty()) problems.error(root, "a config with phases needs `out_dir:`, the run folder that gets summary.json");
 
   const YAML::Node phases = root["phases"];
   if (!phases.IsSequence() || phases.size() == 0) {

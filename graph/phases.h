@@ -4,7 +4,8 @@
 // pseudo-labelling and a student that becomes the next round's teacher):
 //
 //   rounds: 2                  # rounds after round 0 (default 0)
-//   out_dir: ../runs/ns        # summary.json goes here (relative to this file)
+//   out_dir: ../runs/ns        # the run folder (relative to this file); default runs/<config name>
+//                              # in the current folder
 //   threads: {graph: 2, torch: 1}   # plugins, threads and max_in_flight apply to every phase
 //   phases:
 //     - name: teacher
@@ -36,7 +37,7 @@ struct Phase {
 struct RunPlan {
   std::filesystem::path path;
   int rounds = 0;
-  std::filesystem::path out_dir;  // resolved; empty when the config has no top-level out_dir
+  std::filesystem::path out_dir;  // resolved: the config's out_dir (or --out), else ./runs/<config name>
   std::vector<Phase> phases;      // in execution order
 };
 

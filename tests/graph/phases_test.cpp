@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 using namespace semiflow::graph;
 
 namespace {
@@ -38,7 +40,7 @@ TEST_CASE("a config with nodes is one phase; phases expand over rounds with ${ro
                                      "dir/single.yaml");
   REQUIRE(single.phases.size() == 1);
   CHECK(single.phases[0].name == "main");
-  CHECK(single.out_dir.empty());
+  CHECK(single.out_dir == std::filesystem::absolute("runs/single"));
 
   const auto plan = parse_run_plan(kPlan, "dir/ns.yaml");
   CHECK(plan.rounds == 2);
@@ -61,7 +63,6 @@ TEST_CASE("bad multi-phase configs are refused naming the file, the key or the p
                     Catch::Contains("ns.yaml") && Catch::Contains("unknown key 'roundz'") && Catch::Contains("valid keys"));
   CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "rounds: first", "rounds: sometimes"), "ns.yaml"),
                     Catch::Contains("ns.yaml:7") && Catch::Contains("first, later or all"));
-  CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "out_dir: runs/ns", ""), "ns.yaml"), Catch::Contains("out_dir"));
   CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "rounds: 2", "rounds: -1"), "ns.yaml"), Catch::Contains(">= 0"));
   CHECK_THROWS_WITH(parse_run_plan(with(kPlan, "delay_us:", "delay_uz:"), "ns.yaml"),
                     Catch::Contains("phase 'student' (rounds 1, 2): ns.yaml:15") && Catch::Contains("delay_uz") &&
@@ -84,4 +85,15 @@ TEST_CASE("input fingerprints change with any upstream parameter and only with u
   CHECK(fingerprint("", ", delay_us: 5") == base);     // the node's own parameters are not upstream
   CHECK(fingerprint(", count: 99", "") != base);       // an upstream parameter is
   CHECK(fingerprint(", count: 100", "") == base);      // 100 is the default: the same resolved config
+}
+
+TEST_CASE("without out_dir a run goes to runs/<config name>; ${...} expands in --set values too", "[phases]") {
+  const std::string no_out_dir = with(kPlan, "out_dir: runs/ns\n", "");
+  const auto plan = parse_run_plan(no_out_dir, "configs/ns.yaml");
+  CHECK(plan.out_dir == std::filesystem::absolute("runs/ns"));
+  // cfg_reader is registered by config_test.cpp (same test binary).
+  const auto moved = parse_run_plan("nodes:\n  - {name: r, type: cfg_reader, manifest: m.csv}\n", "configs/one.yaml",
+                                    {"out_dir=/tmp/elsewhere", "r.manifest=${out_dir}/m.csv"});
+  CHECK(moved.out_dir == "/tmp/elsewhere");
+  CHECK(moved.phases[0].config.node("r").params.get_string("manifest") == "/tmp/elsewhere/m.csv");
 }
