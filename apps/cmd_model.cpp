@@ -21,6 +21,7 @@ namespace semiflow::cli {
 namespace {
 
 struct InfoArgs {
+  std::string checkpoint;
   std::string arch;
   std::string hierarchy;
   std::vector<std::int64_t> classes;
@@ -96,10 +97,61 @@ void print_json(const ModelSummary& s) {
   fmt::print("{}\n", out.dump(2));
 }
 
+// What a checkpoint holds besides weights: enough to tell which run wrote it and how to feed it.
+nlohmann::ordered_json checkpoint_info(const std::string& path) {
+  const CheckpointMeta meta = read_checkpoint_meta(path);
+  const Hierarchy hierarchy = Hierarchy::parse(meta.hierarchy_yaml, path);
+  nlohmann::ordered_json out;
+  out["checkpoint"] = path;
+  out["arch"] = meta.options.arch();
+  auto& levels = out["hierarchy"] = nlohmann::ordered_json::array();
+  for (int level = 0; level < hierarchy.num_levels(); ++level)
+    levels.push_back({{"level", hierarchy.level(level).name}, {"classes", hierarchy.level(level).classes.size()}});
+  out["epoch"] = meta.epoch;
+  out["step"] = meta.step;
+  out["preprocessing"] = meta.preprocessing.to_json();
+  out["fingerprint"] = meta.fingerprint;
+  out["options"] = options_to_json(meta.options);
+  const auto summary = summarize_model(meta.options, meta.preprocessing.image_size > 0 ? meta.preprocessing.image_size : 224);
+  out["params"] = summary.params;
+  out["macs"] = summary.macs;
+  out["metrics"] = meta.metrics;
+  return out;
+}
+
+void print_checkpoint_text(const nlohmann::ordered_json& info) {
+  std::vector<std::string> levels;
+  for (const auto& level : info["hierarchy"])
+    levels.push_back(fmt::format("{} ({})", level["level"].get<std::string>(), level["classes"].get<int>()));
+  const auto& pre = info["preprocessing"];
+  fmt::print("checkpoint   {}\narch         EfficientNetV2-{}, {} params, {} MACs at {}x{}\n", info["checkpoint"].get<std::string>(),
+             info["arch"].get<std::string>(), grouped(info["params"].get<std::int64_t>()), grouped(info["macs"].get<std::int64_t>()),
+             pre["image_size"].dump(), pre["image_size"].dump());
+  fmt::print("hierarchy    {}\ntrained      epoch {}, step {}\n", fmt::join(levels, " > "), info["epoch"].get<std::int64_t>(),
+             info["step"].get<std::int64_t>());
+  fmt::print("input        {} channel(s), ops {}, mean {}, std {}\nfingerprint  {}\n", pre["channels"].dump(), pre["ops"].dump(),
+             pre["mean"].dump(), pre["std"].dump(), info["fingerprint"].get<std::string>());
+  const auto& metrics = info["metrics"];
+  if (metrics.contains("eval")) {
+    const auto& eval = metrics["eval"];
+    std::vector<std::string> accuracy;
+    for (const auto& [level, values] : eval["levels"].items())
+      accuracy.push_back(fmt::format("{} {:.4f}", level, values["accuracy"].get<double>()));
+    fmt::print("validation   AI Rush {:.4f}, accuracy {} (epoch {})\n", eval["airush_score"].get<double>(), fmt::join(accuracy, ", "),
+               metrics["epoch"].dump());
+  } else if (metrics.contains("train_loss")) {
+    fmt::print("train loss   {:.4f} (epoch {}, no validation)\n", metrics["train_loss"].get<double>(), metrics["epoch"].dump());
+  }
+}
+
 void add_info(CLI::App& model) {
   auto args = std::make_shared<InfoArgs>();
-  auto* cmd = model.add_subcommand("info", "Print the parameter count and MACs of a model");
-  cmd->add_option("--arch", args->arch, "Architecture")->required()->check(CLI::IsMember(efficientnet_v2_arch_names()));
+  auto* cmd = model.add_subcommand("info", "Print the parameter count and MACs of a model, or describe a checkpoint");
+  auto* checkpoint = cmd->add_option("--checkpoint", args->checkpoint,
+                                     "Describe this checkpoint: arch, hierarchy, epoch, step, preprocessing, fingerprint, metrics")
+                         ->check(CLI::ExistingFile);
+  auto* arch = cmd->add_option("--arch", args->arch, "Architecture")->check(CLI::IsMember(efficientnet_v2_arch_names()));
+  arch->excludes(checkpoint);
   auto* hierarchy =
       cmd->add_option("--hierarchy", args->hierarchy, "Hierarchy YAML: one head per level")->check(CLI::ExistingFile);
   auto* classes = cmd->add_option("--classes", args->classes, "Classes per level, coarse first (e.g. 2 6 10)")
@@ -119,6 +171,13 @@ void add_info(CLI::App& model) {
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print a JSON object (params, macs, per-module MACs, features)");
   cmd->callback([args] {
+    if (!args->checkpoint.empty()) {
+      const auto info = checkpoint_info(args->checkpoint);
+      if (args->json) fmt::print("{}\n", info.dump(2));
+      else print_checkpoint_text(info);
+      return;
+    }
+    if (args->arch.empty()) throw CLI::ValidationError("model info", "give --arch ARCH (with --hierarchy or --classes) or --checkpoint FILE");
     const auto classes = classes_per_level(*args);
     if (classes.empty()) throw std::invalid_argument("model info: give --classes N... or --hierarchy FILE");
     EfficientNetV2Options options(args->arch, classes);
