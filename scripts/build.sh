@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Configures and builds semiflow (Release) into build/.
+# Configures and builds semiflow (Release, warnings as errors) into build/: the one build both the
+# quickstart and the test suite use, so running one after the other rebuilds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSEMIFLOW_WERROR="${SEMIFLOW_WERROR:-OFF}"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSEMIFLOW_WERROR="${SEMIFLOW_WERROR:-ON}"
 cmake --build build -j"$(nproc)"

@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-SEMIFLOW_WERROR=ON scripts/build.sh
+scripts/build.sh
 cd build
 ctest --output-on-failure -j"$(nproc)" --timeout 600
