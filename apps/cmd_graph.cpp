@@ -31,10 +31,14 @@
 namespace semiflow::cli {
 namespace {
 
-// Set by SIGINT; the graph engine watches it and stops the run cleanly.
+// Set by SIGINT or SIGTERM; the graph engine watches it and stops the run cleanly.
 std::atomic<bool> interrupted{false};
+std::atomic<int> stop_signal{0};
 
-void on_interrupt(int) { interrupted = true; }
+void on_interrupt(int signal) {
+  stop_signal = signal;
+  interrupted = true;
+}
 
 void add_nodes(CLI::App& app) {
   auto plugins = std::make_shared<std::vector<std::string>>();
@@ -214,15 +218,20 @@ void add_run(CLI::App& app) {
       else fmt::print("{}{}", result.stats.to_table(), result.cancelled ? "stopped by interrupt\n" : "");
       stats.push_back({{"phase", phase.name}, {"round", phase.round}, {"stats", result.stats.to_json()}});
     };
-    auto previous = std::signal(SIGINT, on_interrupt);
+    auto previous_int = std::signal(SIGINT, on_interrupt);
+    auto previous_term = std::signal(SIGTERM, on_interrupt);
+    auto restore_signals = [&] {
+      std::signal(SIGINT, previous_int);
+      std::signal(SIGTERM, previous_term);
+    };
     nlohmann::json summary;
     try {
       summary = run_plan(plan, options);
     } catch (...) {
-      std::signal(SIGINT, previous);
+      restore_signals();
       throw;
     }
-    std::signal(SIGINT, previous);
+    restore_signals();
     if (phased) fmt::print("{}summary: {}\n", summary_table(summary), (plan.out_dir / "summary.json").string());
     if (!plan.out_dir.empty()) {
       write_report(plan.out_dir, plan.out_dir / "report.html");
@@ -230,6 +239,11 @@ void add_run(CLI::App& app) {
     }
     if (!args->stats_json.empty()) {
       std::ofstream(args->stats_json) << (phased ? stats : stats[0]["stats"]).dump(2) << '\n';
+    }
+    if (interrupted) {
+      spdlog::warn("stopped by {}; finished epochs and caches are kept: `semiflow run --resume {}` continues",
+                   stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", plan.out_dir.string());
+      throw ExitStatus{128 + stop_signal.load()};
     }
   });
 }

@@ -10,6 +10,12 @@ namespace semiflow::cli {
 
 using CommandInstaller = std::function<void(CLI::App& app)>;
 
+// Thrown by a command that ends with a status of its own (a run stopped by SIGINT: 130, by
+// SIGTERM: 143) after finishing cleanly; main returns `code`.
+struct ExitStatus {
+  int code;
+};
+
 std::vector<CommandInstaller>& command_installers();
 
 struct CommandRegistration {

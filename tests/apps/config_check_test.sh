@@ -47,4 +47,8 @@ for config in "$broken"/*.yaml; do
   done < <(sed -n 's/^# expect: //p' "$config")
   count=$((count + 1))
 done
+# Errors go to stderr, one "error: " line each; stdout stays for data.
+"$cli" graph check "$work/configs/several_errors.yaml" > "$work/stdout.txt" 2> "$work/stderr.txt" || true
+[ ! -s "$work/stdout.txt" ] || { echo "FAIL: errors on stdout"; exit 1; }
+[ "$(grep -c '^error: ' "$work/stderr.txt")" -eq 3 ] || { cat "$work/stderr.txt"; echo "FAIL: not one error line per problem"; exit 1; }
 echo "shipped configs pass; $count broken configs fail as expected"
