@@ -725,18 +725,9 @@ OpSchema& OpSchema::doc(std::string one_line) {
   return *this;
 }
 
-OpSchema& OpSchema::optional_param(std::string name, graph::ParamType type, std::string doc) {
-  optional_.push_back(name);
-  return required_param(std::move(name), type, std::move(doc));
-}
-
 OpSchema& OpSchema::check(std::string rule, Check rule_check) {
   checks_.emplace_back(std::move(rule), std::move(rule_check));
   return *this;
-}
-
-bool OpSchema::is_optional(const std::string& param) const {
-  return std::find(optional_.begin(), optional_.end(), param) != optional_.end();
 }
 
 graph::Params OpSchema::read(const std::map<std::string, std::string>& written, std::vector<std::string>& problems) const {
@@ -767,7 +758,7 @@ graph::Params OpSchema::read(const std::map<std::string, std::string>& written, 
     if (written.count(spec.name) > 0) continue;
     if (spec.default_value) {
       values.emplace(spec.name, *spec.default_value);
-    } else if (!is_optional(spec.name)) {
+    } else if (!spec.optional) {
       problems.push_back(fmt::format("missing parameter '{}'", spec.name));
     }
   }
@@ -780,14 +771,7 @@ graph::Params OpSchema::read(const std::map<std::string, std::string>& written, 
 }
 
 std::string OpSchema::markdown() const {
-  std::string table = graph::params_markdown_table(params());
-  // The table knows defaulted and required parameters only; optional ones are neither.
-  const std::string required_cell = "| required |";
-  for (const auto& name : optional_) {
-    const std::size_t row = table.find(fmt::format("| `{}` |", name));
-    table.replace(table.find(required_cell, row), required_cell.size(), "| none |");
-  }
-  std::string text = fmt::format("## `{}`\n\n{}\n\n{}", name_, doc_, table);
+  std::string text = fmt::format("## `{}`\n\n{}\n\n{}", name_, doc_, graph::params_markdown_table(params()));
   if (!checks_.empty()) {
     text += "\nRules:\n";
     for (const auto& [rule, rule_check] : checks_) text += fmt::format("- {}\n", rule);

@@ -147,15 +147,11 @@ class OpSchema : public graph::ParamDeclarations<OpSchema> {
   explicit OpSchema(std::string name) : name_(std::move(name)) {}
 
   OpSchema& doc(std::string one_line);
-  // No default, and may be left out: the op then does without it, and a check says which
-  // combinations are needed (`size`, or `width` + `height`).
-  OpSchema& optional_param(std::string name, graph::ParamType type, std::string doc);
   // `rule` states the check in the reference, e.g. "`m` < `bins`".
   OpSchema& check(std::string rule, Check rule_check);
 
   const std::string& name() const { return name_; }
   const std::string& doc() const { return doc_; }
-  bool is_optional(const std::string& param) const;
   using graph::ParamDeclarations<OpSchema>::declaration_problems;
 
   // The parameters as written (text), typed and with defaults filled in. Each problem
@@ -168,7 +164,6 @@ class OpSchema : public graph::ParamDeclarations<OpSchema> {
  private:
   std::string name_;
   std::string doc_;
-  std::vector<std::string> optional_;
   std::vector<std::pair<std::string, Check>> checks_;
 };
 

@@ -196,6 +196,7 @@ Params complete_params(Checker& checker, const YAML::Node& entry, const std::str
       written.values.emplace(spec.name, std::move(*derived));
       continue;
     }
+    if (spec.optional) continue;
     if (!spec.default_value) {
       checker.error_node(entry, name, fmt::format("required parameter '{}' ({}) is not set", spec.name, spec.doc));
       continue;

@@ -14,7 +14,7 @@ namespace semiflow::graph {
 struct ParamSpec {
   std::string name;
   ParamType type;
-  std::optional<ParamValue> default_value;  // empty: the config must set it
+  std::optional<ParamValue> default_value;  // empty: the config must set it, unless `optional`
   std::string doc;
   std::vector<std::string> choices;  // strings (and list-of-strings elements): the only values allowed
   std::optional<double> min, max;    // numbers (and list elements)
@@ -23,6 +23,9 @@ struct ParamSpec {
   // Not written in the config: the value is this fact of the node's input stream (graph/stream.h);
   // written: it must agree with the fact.
   std::string stream_fact;
+  // No default and may be left out: the declarer does without it (a check says which combinations
+  // are needed, e.g. an op's `size` or `width` + `height`).
+  bool optional = false;
 };
 
 // What is wrong with `value` for `spec` ("must be one of ...", "must be > 0, got -5"), or "".
@@ -48,6 +51,10 @@ class ParamDeclarations {
   Self& param(std::string name, std::vector<double> v, std::string doc) { return add(std::move(name), ParamType::NumberList, ParamValue(std::move(v)), std::move(doc)); }
   Self& param(std::string name, std::vector<std::string> v, std::string doc) { return add(std::move(name), ParamType::StringList, ParamValue(std::move(v)), std::move(doc)); }
   Self& required_param(std::string name, ParamType type, std::string doc) { return add(std::move(name), type, std::nullopt, std::move(doc)); }
+  Self& optional_param(std::string name, ParamType type, std::string doc) {
+    add(std::move(name), type, std::nullopt, std::move(doc));
+    return modify([](ParamSpec& p) { p.optional = true; });
+  }
 
   Self& one_of(std::vector<std::string> choices) { return modify([&](ParamSpec& p) { p.choices = std::move(choices); }); }
   Self& at_least(double bound) { return modify([&](ParamSpec& p) { p.min = bound; p.min_exclusive = false; }); }
@@ -82,7 +89,7 @@ class ParamDeclarations {
 
  private:
   Self& add(std::string name, ParamType type, std::optional<ParamValue> value, std::string doc) {
-    params_.push_back({std::move(name), type, std::move(value), std::move(doc), {}, {}, {}, false, false, {}});
+    params_.push_back({std::move(name), type, std::move(value), std::move(doc), {}, {}, {}, false, false, {}, false});
     return static_cast<Self&>(*this);
   }
   template <class F>

@@ -82,7 +82,7 @@ std::string NodeSchema::describe() const {
                       accumulates_ ? ", accumulates" : "", concurrency_reason_);
   for (const auto& p : params()) {
     const std::string written = p.default_value ? format_param(*p.default_value) : "";
-    std::string value = p.default_value ? "= " + written : "(required)";
+    std::string value = p.default_value ? "= " + written : p.optional ? "(optional)" : "(required)";
     if (!p.stream_fact.empty()) value = fmt::format("= the input stream's {}, else {}", p.stream_fact, written);
     const std::string allowed = describe_allowed(p);
     text += fmt::format("  param   {} ({}{}) {}  {}\n", p.name, param_type_name(p.type), allowed.empty() ? "" : ", " + allowed,

@@ -8,11 +8,8 @@ set -euo pipefail
 cli=$1
 configs=$2
 broken=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/configs"
-cp "$configs"/*.yaml "$work/configs/"
-"$cli" data fashion-mnist --out "$work/data/fmnist" --labeled-per-class 2 --seed 0 > /dev/null
+source "$(dirname "$0")/fmnist_workdir.sh"
+fmnist_workdir "$configs" 2
 
 for config in "$configs"/*.yaml; do
   name=$(basename "$config")

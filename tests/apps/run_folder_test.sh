@@ -6,11 +6,8 @@
 set -euo pipefail
 cli=$1
 configs=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/configs"
-cp "$configs"/*.yaml "$work/configs/"
-"$cli" data fashion-mnist --out "$work/data/fmnist" --labeled-per-class 2 --seed 0 > /dev/null
+source "$(dirname "$0")/fmnist_workdir.sh"
+fmnist_workdir "$configs" 2
 
 # --out moves everything a run writes, the trainer's checkpoints included (train.out_dir is "${out_dir}").
 "$cli" run "$work/configs/fmnist_supervised.yaml" --out "$work/moved" --progress 0 --set labeled.epochs=1 > "$work/out.txt" 2>&1 ||

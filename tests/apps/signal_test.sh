@@ -5,11 +5,8 @@
 set -euo pipefail
 cli=$1
 configs=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/configs"
-cp "$configs"/*.yaml "$work/configs/"
-"$cli" data fashion-mnist --out "$work/data/fmnist" --labeled-per-class 100 --seed 0 > /dev/null
+source "$(dirname "$0")/fmnist_workdir.sh"
+fmnist_workdir "$configs" 100
 
 for signal in TERM INT; do
   out="$work/run_$signal"
