@@ -5,6 +5,6 @@ fmnist_workdir() {
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work/configs"
-  cp "$1"/*.yaml "$work/configs/"
+  cp -r "$1"/*.yaml "$1"/recipes "$work/configs/"
   "$cli" data fashion-mnist --out "$work/data/fmnist" --labeled-per-class "$2" --seed 0 > /dev/null
 }

@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 # The config reads ../data/fmnist relative to itself: give it a copy in a folder next to the data,
 # with the files it includes.
 mkdir -p "$work/configs"
-cp "$(dirname "$config")"/*.yaml "$work/configs/"
+cp -r "$(dirname "$config")"/*.yaml "$(dirname "$config")"/recipes "$work/configs/"
 cp "$config" "$work/configs/ns.yaml"
 "$cli" data fashion-mnist --out "$work/data/fmnist" --labeled-per-class 2 --seed 0
 for manifest in unlabeled test; do
