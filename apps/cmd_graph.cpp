@@ -1,6 +1,7 @@
 // `semiflow nodes`, `semiflow graph check CONFIG`, `semiflow run CONFIG`: the node reference,
 // config validation and running a pipeline on the graph engine.
 #include "apps/command.h"
+#include "apps/output.h"
 #include "apps/report.h"
 #include "datasets/transforms.h"
 #include "graph/config.h"
@@ -238,7 +239,7 @@ void add_run(CLI::App& app) {
       fmt::print("report: {}\n", (plan.out_dir / "report.html").string());
     }
     if (!args->stats_json.empty()) {
-      std::ofstream(args->stats_json) << (phased ? stats : stats[0]["stats"]).dump(2) << '\n';
+      *open_output(args->stats_json) << (phased ? stats : stats[0]["stats"]).dump(2) << '\n';
     }
     if (interrupted) {
       spdlog::warn("stopped by {}; finished epochs and caches are kept: `semiflow run --resume {}` continues",
