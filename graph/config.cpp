@@ -11,6 +11,7 @@
 #include <optional>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -203,7 +204,12 @@ Params complete_params(Checker& checker, const YAML::Node& entry, const std::str
     }
     written.values.emplace(spec.name, *spec.default_value);
   }
-  return Params(name, dir, std::move(written.values));
+  Params params(name, dir, std::move(written.values));
+  std::set<std::string> safe;
+  for (const auto& spec : schema.params())
+    if (spec.safe_to_change) safe.insert(spec.name);
+  params.set_safe_to_change(std::move(safe));
+  return params;
 }
 
 // Upstream node names per input port, from `input: x` or `inputs: {port: x, ...}`; nullopt after
@@ -334,7 +340,8 @@ std::string yaml_location(const std::filesystem::path& path, const YAML::Node& w
 }
 
 PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesystem::path& path,
-                                     const std::vector<YamlSource>& sources) {
+                                     const std::vector<YamlSource>& sources, const std::filesystem::path& base_dir) {
+  const std::filesystem::path dir = base_dir.empty() ? path.parent_path() : base_dir;
   Checker checker(path, sources);
   PipelineConfig config;
   config.path = path;
@@ -345,7 +352,7 @@ PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesyste
     if (!plugins.IsSequence()) checker.fail(plugins, "`plugins:` must be a list of shared library paths");
     for (const auto& entry : plugins) {
       std::filesystem::path plugin = entry.as<std::string>();
-      if (plugin.is_relative()) plugin = path.parent_path() / plugin;
+      if (plugin.is_relative()) plugin = dir / plugin;
       try {
         load_plugin(plugin);
       } catch (const std::exception& e) {
@@ -376,6 +383,9 @@ PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesyste
   }
   if (const YAML::Node limit = doc["max_in_flight"])
     config.max_in_flight = static_cast<std::size_t>(parse_positive_int(checker, limit, "max_in_flight"));
+
+  std::string run_dir;
+  if (const YAML::Node out_dir = doc["out_dir"]; out_dir && out_dir.IsScalar()) run_dir = out_dir.as<std::string>();
 
   const YAML::Node nodes_yaml = doc["nodes"];
   if (!nodes_yaml || !nodes_yaml.IsSequence() || nodes_yaml.size() == 0)
@@ -523,7 +533,8 @@ PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesyste
     StreamFacts output_facts;
     if (inputs_ok) {
       const std::size_t errors_before = checker.error_count();
-      def.params = complete_params(checker, node.entry, node.name, schema, node.params, input_facts, path.parent_path());
+      def.params = complete_params(checker, node.entry, node.name, schema, node.params, input_facts, dir);
+      def.params.set_run_dir(run_dir);
       if (checker.error_count() == errors_before) {
         Diagnostics diagnostics;
         try {

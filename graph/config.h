@@ -66,8 +66,11 @@ PipelineConfig load_pipeline_config(const std::filesystem::path& path);
 PipelineConfig parse_pipeline_config(const std::string& yaml_text, const std::filesystem::path& path);
 
 // The same from a parsed document (e.g. one phase of a multi-phase config, graph/phases.h).
+// Relative paths are read against `base_dir` (default: path's folder). A top-level `out_dir:`
+// names the run folder (graph/params.h: Params::set_run_dir).
 PipelineConfig build_pipeline_config(const YAML::Node& doc, const std::filesystem::path& path,
-                                     const std::vector<YamlSource>& sources = {});
+                                     const std::vector<YamlSource>& sources = {},
+                                     const std::filesystem::path& base_dir = {});
 // Human-readable summary: settings, then one line per node with its inputs and parameters.
 std::string describe_pipeline(const PipelineConfig& config);
 

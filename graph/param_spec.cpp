@@ -91,7 +91,7 @@ std::string params_markdown_table(const std::vector<ParamSpec>& params) {
     std::string value = p.default_value ? cell("`" + format_param(*p.default_value) + "`") : p.optional ? "none" : "required";
     if (!p.stream_fact.empty()) value = fmt::format("input stream's `{}`, else {}", p.stream_fact, value);
     text += fmt::format("| `{}` | {} | {} | {} | {} |\n", p.name, param_type_name(p.type), value, cell(describe_allowed(p)),
-                        cell(p.doc));
+                        cell(p.safe_to_change ? p.doc + " (a resumed run may change it)" : p.doc));
   }
   return text;
 }

@@ -26,6 +26,9 @@ struct ParamSpec {
   // No default and may be left out: the declarer does without it (a check says which combinations
   // are needed, e.g. an op's `size` or `width` + `height`).
   bool optional = false;
+  // Changing it keeps saved work valid (a device, an evaluation cadence, more epochs): it is left
+  // out of the fingerprints of checkpoints and caches, and `run --resume --set` may change it.
+  bool safe_to_change = false;
 };
 
 // What is wrong with `value` for `spec` ("must be one of ...", "must be > 0, got -5"), or "".
@@ -62,6 +65,7 @@ class ParamDeclarations {
   Self& at_most(double bound) { return modify([&](ParamSpec& p) { p.max = bound; p.max_exclusive = false; }); }
   Self& less_than(double bound) { return modify([&](ParamSpec& p) { p.max = bound; p.max_exclusive = true; }); }
   Self& from_stream(std::string fact) { return modify([&](ParamSpec& p) { p.stream_fact = std::move(fact); }); }
+  Self& safe_to_change() { return modify([](ParamSpec& p) { p.safe_to_change = true; }); }
 
   const std::vector<ParamSpec>& params() const { return params_; }
   const ParamSpec* find_param(const std::string& name) const {
@@ -89,7 +93,7 @@ class ParamDeclarations {
 
  private:
   Self& add(std::string name, ParamType type, std::optional<ParamValue> value, std::string doc) {
-    params_.push_back({std::move(name), type, std::move(value), std::move(doc), {}, {}, {}, false, false, {}, false});
+    params_.push_back({std::move(name), type, std::move(value), std::move(doc), {}, {}, {}, false, false, {}, false, false});
     return static_cast<Self&>(*this);
   }
   template <class F>

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 namespace semiflow::graph {
@@ -46,7 +47,30 @@ std::filesystem::path Params::resolve_path(const std::string& written) const {
   return path.is_absolute() ? path : config_dir_ / path;
 }
 
-std::string fingerprint_params(const std::string& seed, const Params& params, const std::vector<std::string>& excluded) {
+std::map<std::string, std::string> fingerprinted_values(const Params& params, const std::vector<std::string>& excluded) {
+  auto as_written = [&params](const std::string& text) {
+    const std::string& run_dir = params.run_dir();
+    const bool inside = !run_dir.empty() && text.compare(0, run_dir.size(), run_dir) == 0 &&
+                        (text.size() == run_dir.size() || text[run_dir.size()] == '/');
+    return inside ? "${out_dir}" + text.substr(run_dir.size()) : text;
+  };
+  std::map<std::string, std::string> values;
+  for (const auto& [name, value] : params.values()) {
+    if (params.safe_to_change().count(name) || std::find(excluded.begin(), excluded.end(), name) != excluded.end()) continue;
+    if (const auto* text = std::get_if<std::string>(&value)) {
+      values[name] = format_param(as_written(*text));
+    } else if (const auto* texts = std::get_if<std::vector<std::string>>(&value)) {
+      std::vector<std::string> written;
+      for (const auto& t : *texts) written.push_back(as_written(t));
+      values[name] = format_param(written);
+    } else {
+      values[name] = format_param(value);
+    }
+  }
+  return values;
+}
+
+std::string fingerprint_values(const std::string& seed, const std::map<std::string, std::string>& values) {
   std::uint64_t hash = 14695981039346656037ull;
   auto mix = [&hash](const std::string& text) {
     for (const char c : text) {
@@ -55,11 +79,28 @@ std::string fingerprint_params(const std::string& seed, const Params& params, co
     }
   };
   mix(seed);
-  for (const auto& [name, value] : params.values()) {
-    if (std::find(excluded.begin(), excluded.end(), name) != excluded.end()) continue;
-    mix(fmt::format("{}={};", name, format_param(value)));
-  }
+  for (const auto& [name, value] : values) mix(fmt::format("{}={};", name, value));
   return fmt::format("{:016x}", hash);
+}
+
+std::string fingerprint_params(const std::string& seed, const Params& params, const std::vector<std::string>& excluded) {
+  return fingerprint_values(seed, fingerprinted_values(params, excluded));
+}
+
+std::string describe_changed_values(const std::map<std::string, std::string>& before,
+                                    const std::map<std::string, std::string>& now) {
+  std::vector<std::string> changes;
+  auto value_in = [](const std::map<std::string, std::string>& values, const std::string& name) {
+    const auto found = values.find(name);
+    return found == values.end() ? std::string("(unset)") : found->second;
+  };
+  std::set<std::string> names;
+  for (const auto& [name, value] : before) names.insert(name);
+  for (const auto& [name, value] : now) names.insert(name);
+  for (const auto& name : names)
+    if (value_in(before, name) != value_in(now, name))
+      changes.push_back(fmt::format("{} {} -> {}", name, value_in(before, name), value_in(now, name)));
+  return fmt::format("{}", fmt::join(changes, ", "));
 }
 
 const ParamValue& Params::find(const std::string& name) const {

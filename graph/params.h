@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <utility>
 #include <string>
 #include <variant>
@@ -48,6 +49,14 @@ class Params {
   void set_input_fingerprint(std::string fingerprint) { input_fingerprint_ = std::move(fingerprint); }
   const std::map<std::string, ParamValue>& values() const { return values_; }
 
+  // Parameters whose change keeps saved work valid (ParamSpec::safe_to_change): not fingerprinted.
+  const std::set<std::string>& safe_to_change() const { return safe_to_change_; }
+  void set_safe_to_change(std::set<std::string> names) { safe_to_change_ = std::move(names); }
+  // The run folder as its paths were written here (`${out_dir}` expanded to this); fingerprints
+  // write it back as `${out_dir}`, so a moved or copied run folder keeps them.
+  const std::string& run_dir() const { return run_dir_; }
+  void set_run_dir(std::string written) { run_dir_ = std::move(written); }
+
  private:
   template <class T>
   const T& get(const std::string& name) const {
@@ -62,10 +71,19 @@ class Params {
   std::filesystem::path config_dir_;
   std::map<std::string, ParamValue> values_;
   std::string input_fingerprint_;
+  std::set<std::string> safe_to_change_;
+  std::string run_dir_;
 };
 
-// FNV-1a over "name=value;" for every parameter not in `excluded`, as 16 hex digits: stable
-// across builds and standard libraries (files written with it outlive both).
+// What saved work (a checkpoint, a cache) depends on: every parameter except those safe to change
+// and `excluded`, formatted as the config states it, the run folder written `${out_dir}`.
+std::map<std::string, std::string> fingerprinted_values(const Params& params, const std::vector<std::string>& excluded = {});
+// FNV-1a over `seed` and "name=value;" of fingerprinted_values, as 16 hex digits: stable across
+// builds and standard libraries (files written with it outlive both).
 std::string fingerprint_params(const std::string& seed, const Params& params, const std::vector<std::string>& excluded = {});
+std::string fingerprint_values(const std::string& seed, const std::map<std::string, std::string>& values);
+// The parameters that differ, "lr 0.1 -> 0.2, arch tiny -> b0" ("(unset)" for one side missing).
+std::string describe_changed_values(const std::map<std::string, std::string>& before,
+                                    const std::map<std::string, std::string>& now);
 
 }  // namespace semiflow::graph

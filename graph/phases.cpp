@@ -73,7 +73,7 @@ std::optional<std::string> read_text(const std::filesystem::path& path) {
 // `include: [recipe.yaml, ...]`: the `templates:` of those files (relative to the config; the
 // paths in them are read relative to the config too) join the config's own, which win on a
 // name both define. The included text gets the same ${...} substitutions as the config's.
-void include_templates(YAML::Node doc, const std::filesystem::path& path,
+void include_templates(YAML::Node doc, const std::filesystem::path& dir,
                        const std::function<std::string(const std::string&)>& substitute, Problems& problems,
                        std::vector<YamlSource>& sources) {
   const YAML::Node include = doc["include"];
@@ -84,7 +84,7 @@ void include_templates(YAML::Node doc, const std::filesystem::path& path,
     for (std::size_t i = 0; i < include.size(); ++i) entries.push_back(include[i]);
   else problems.error(include, "`include:` must be a file or a list of files (relative to this config)");
   for (const auto& entry : entries) {
-    const std::filesystem::path file = path.parent_path() / entry.as<std::string>();
+    const std::filesystem::path file = dir / entry.as<std::string>();
     const auto text = read_text(file);
     if (!text) {
       problems.error(entry, fmt::format("include '{}': cannot open {}", entry.as<std::string>(), file.string()));
@@ -177,7 +177,8 @@ void resolve_templates(const YAML::Node& doc, Problems& problems) {
 }  // namespace
 
 RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path& path,
-                       const std::vector<std::string>& overrides) {
+                       const std::vector<std::string>& overrides, const std::filesystem::path& base_dir) {
+  const std::filesystem::path dir = base_dir.empty() ? path.parent_path() : base_dir;
   RunPlan plan;
   plan.path = path;
   // Each round's text is parsed on its own: included templates added, the overrides applied and
@@ -197,7 +198,7 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
   auto parse = [&](int round) {
     const auto substitute = substitute_for(round);
     Parsed parsed{load_yaml(substitute(yaml_text), path), {}};
-    if (parsed.doc.IsMap()) include_templates(parsed.doc, path, substitute, problems, parsed.sources);
+    if (parsed.doc.IsMap()) include_templates(parsed.doc, dir, substitute, problems, parsed.sources);
     // ${...} in a --set value expands as in the file (`--set train.out_dir='${out_dir}/a'`).
     for (const auto& assignment : overrides) parsed.sources.push_back(apply_override(parsed.doc, substitute(assignment)));
     problems.remember(parsed.sources);
@@ -214,7 +215,7 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
       out_dir_text = root["out_dir"].as<std::string>();
       out_dir_known = true;
       plan.out_dir = out_dir_text;
-      if (plan.out_dir.is_relative()) plan.out_dir = path.parent_path() / plan.out_dir;
+      if (plan.out_dir.is_relative()) plan.out_dir = dir / plan.out_dir;
     }
   } else if (root.IsMap()) {
     // No out_dir written: runs/<config name> in the current folder (absolute, as node paths are
@@ -225,7 +226,7 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
   }
   auto build = [&](const YAML::Node& graph_doc, const std::vector<YamlSource>& origins, const std::string& prefix) {
     try {
-      return std::optional<PipelineConfig>(build_pipeline_config(graph_doc, path, origins));
+      return std::optional<PipelineConfig>(build_pipeline_config(graph_doc, path, origins, dir));
     } catch (const ConfigError& e) {
       for (const auto& line : e.errors()) problems.add(prefix + line);
       return std::optional<PipelineConfig>();
@@ -237,6 +238,7 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
     YAML::Node graph_doc(YAML::NodeType::Map);
     for (const auto& kv : parsed.doc)
       if (kv.first.as<std::string>() != "templates") graph_doc[kv.first.as<std::string>()] = kv.second;
+    if (parsed.doc.IsMap()) graph_doc["out_dir"] = out_dir_text;
     auto config = build(parsed.doc.IsMap() ? graph_doc : parsed.doc, parsed.sources, "");
     problems.throw_if_any();
     plan.phases.push_back({"main", 0, std::move(*config)});
@@ -290,8 +292,9 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
       for (const auto& key : kSharedKeys)
         if (parsed.doc[key]) graph_doc[key] = parsed.doc[key];
       graph_doc["nodes"] = phase["nodes"];
+      graph_doc["out_dir"] = out_dir_text;
       try {
-        plan.phases.push_back({name, round, build_pipeline_config(graph_doc, path, parsed.sources)});
+        plan.phases.push_back({name, round, build_pipeline_config(graph_doc, path, parsed.sources, dir)});
       } catch (const ConfigError& e) {
         for (const auto& line : e.errors()) {
           const std::string key = fmt::format("phase '{}'\n{}", name, line);
@@ -313,10 +316,11 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
   return plan;
 }
 
-RunPlan load_run_plan(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+RunPlan load_run_plan(const std::filesystem::path& path, const std::vector<std::string>& overrides,
+                      const std::filesystem::path& base_dir) {
   const auto text = read_text(path);
   if (!text) throw ConfigError(fmt::format("{}: cannot open the pipeline config", path.string()));
-  return parse_run_plan(*text, path, overrides);
+  return parse_run_plan(*text, path, overrides, base_dir);
 }
 
 }  // namespace semiflow::graph

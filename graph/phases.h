@@ -42,8 +42,11 @@ struct RunPlan {
 };
 
 // `overrides` are `--set KEY=VALUE` assignments (graph/overrides.h), applied to every round.
-RunPlan load_run_plan(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+// Relative paths (includes, out_dir, node paths) are read against `base_dir`, by default the
+// config's folder (a run folder's copy of its config reads them against the original's).
+RunPlan load_run_plan(const std::filesystem::path& path, const std::vector<std::string>& overrides = {},
+                      const std::filesystem::path& base_dir = {});
 RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path& path,
-                       const std::vector<std::string>& overrides = {});
+                       const std::vector<std::string>& overrides = {}, const std::filesystem::path& base_dir = {});
 
 }  // namespace semiflow::graph

@@ -71,6 +71,7 @@ CheckpointMeta meta_from_archive(torch::serialize::InputArchive& archive, const 
     meta.hierarchy_yaml = json.at("hierarchy").get<std::string>();
     meta.preprocessing = EvalPreprocessing::from_json(json.at("preprocessing"));
     meta.fingerprint = json.at("fingerprint").get<std::string>();
+    if (json.contains("fingerprinted")) meta.fingerprinted = json.at("fingerprinted").get<std::map<std::string, std::string>>();
     meta.step = json.at("step").get<std::int64_t>();
     meta.epoch = json.at("epoch").get<std::int64_t>();
     meta.metrics = json.at("metrics");
@@ -165,6 +166,7 @@ void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const 
                          {"hierarchy", meta.hierarchy_yaml},
                          {"preprocessing", meta.preprocessing.to_json()},
                          {"fingerprint", meta.fingerprint},
+                         {"fingerprinted", meta.fingerprinted},
                          {"step", meta.step},
                          {"epoch", meta.epoch},
                          {"metrics", meta.metrics}};

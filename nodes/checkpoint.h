@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,10 @@ struct CheckpointMeta {
   EfficientNetV2Options options{"", {}};
   std::string hierarchy_yaml;  // Hierarchy::to_yaml()
   EvalPreprocessing preprocessing;
-  // Hash of the parameters that must match for a resume to be exact (see the train node).
+  // Hash of the parameters that must match for a resume to be exact (nodes/training_loop.h), and
+  // those parameters as written (empty in checkpoints from before they were recorded).
   std::string fingerprint;
+  std::map<std::string, std::string> fingerprinted;
   std::int64_t step = 0;   // optimizer steps taken
   std::int64_t epoch = 0;  // epochs completed; a resumed run starts at this epoch
   nlohmann::json metrics = nlohmann::json::object();  // the last completed epoch's record

@@ -30,7 +30,7 @@ class Evaluate : public Node {
         .required_param("output", ParamType::String, "metrics JSON file to write when the stream ends")
         .param("hierarchy", "",
                "hierarchy YAML the batches' labels follow; must equal the checkpoint's (default: the checkpoint's)")
-        .param("device", "cpu", "torch device to run the model on, e.g. cpu or cuda:0")
+        .param("device", "cpu", "torch device to run the model on, e.g. cpu or cuda:0").safe_to_change()
         .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) { facts::check_device(p, out); })
         .serial("it runs one model and accumulates one set of metrics");
   }

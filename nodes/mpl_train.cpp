@@ -43,17 +43,6 @@ namespace {
 using namespace semiflow::graph;
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kNotFingerprinted = {"resume", "out_dir", "device", "eval_batch_size", "eval_manifest",
-                                                    "log_every"};
-
-// Without a student_checkpoint the fingerprint is the one runs had before that parameter existed,
-// so their finished runs are still recognised as done.
-std::vector<std::string> fingerprint_exclusions(const Params& params) {
-  std::vector<std::string> excluded = kNotFingerprinted;
-  if (params.get_string("student_checkpoint").empty()) excluded.push_back("student_checkpoint");
-  return excluded;
-}
-
 // The rows of a two-view batch: labeled ones and the weak and strong view of each unlabeled
 // image, as index tensors in batch order.
 struct BatchParts {
@@ -139,7 +128,7 @@ class MplTrain : public TrainingLoop {
              "pseudo-labels) on two_view_source batches; writes metrics.jsonl, last.pt (student) and teacher.pt.")
         .input("in", "batch")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
-        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt (student) and teacher.pt");
+        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt (student) and teacher.pt").safe_to_change();
     declare_model_params(schema);
     declare_training_loop_params(schema)
         .param("level_weights", std::vector<double>{}, "weight of each level's losses; empty: 1 each").at_least(0)
@@ -167,10 +156,10 @@ class MplTrain : public TrainingLoop {
         .param("teacher_checkpoint", "", "start the teacher from this checkpoint's weights (e.g. a supervised run); empty: random")
         .param("student_checkpoint", "", "start the student from this checkpoint's weights (its EMA when it has one); empty: random");
     declare_optimizer_params(schema, 5e-4)
-        .param("eval_manifest", "", "labeled manifest both models are validated on after every epoch; empty: none");
+        .param("eval_manifest", "", "labeled manifest both models are validated on after every epoch; empty: none").safe_to_change();
     declare_eval_preprocessing_params(schema)
-        .param("eval_batch_size", 256, "validation batch size").at_least(1)
-        .param("log_every", 50, "write a step record of every term, averaged, every this many steps").at_least(1)
+        .param("eval_batch_size", 256, "validation batch size").at_least(1).safe_to_change()
+        .param("log_every", 50, "write a step record of every term, averaged, every this many steps").at_least(1).safe_to_change()
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
         .check([](const Params&, const std::vector<StreamFacts>& in, Diagnostics& out) {
           if (facts::int_fact(in[0], facts::kViews).value_or(1) != 2)
@@ -182,7 +171,7 @@ class MplTrain : public TrainingLoop {
   }
 
   explicit MplTrain(const Params& params)
-      : TrainingLoop(params, "mpl_train", fingerprint_params("mpl", params, fingerprint_exclusions(params)), 1),
+      : TrainingLoop(params, "mpl_train", 1),
         level_weights_(params.get_numbers("level_weights")),
         label_smoothing_(params.get_float("label_smoothing")),
         uda_weight_(params.get_float("uda_weight")),

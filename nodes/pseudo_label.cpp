@@ -93,7 +93,7 @@ class PseudoLabel : public Node {
         .param("thresholds", std::vector<double>{}, "per level (or one for all): confidence below it drops the level's target").at_least(0).at_most(1)
         .param("hierarchy_mode", "independent", "independent, drop_inconsistent or best_path").one_of({"independent", "drop_inconsistent", "best_path"})
         .param("balance_per_class", 0, "K > 0: keep the K most confident images per finest-level class, repeat rarer classes").at_least(0)
-        .param("epochs", 1, "passes over the (balanced) pseudo-labeled set").at_least(1)
+        .param("epochs", 1, "passes over the (balanced) pseudo-labeled set").at_least(1).safe_to_change()
         .param("shuffle", true, "reshuffle every epoch")
         .param("seed", 0, "seed of shuffles and of balancing's rounding")
         .param("micro_batch", 32, "pseudo-labeled samples per emitted item (labeled ones come on top)").at_least(1)

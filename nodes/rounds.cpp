@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 namespace semiflow {
@@ -34,6 +35,19 @@ std::string cache_state(const nlohmann::json& reports) {
   for (const auto& [node, report] : reports.items())
     if (report.contains("cache_state")) return report["cache_state"].get<std::string>();
   return "";
+}
+
+// The phase records of the summary a previous invocation left in out_dir, by round and phase.
+std::map<std::pair<int, std::string>, nlohmann::json> previous_records(const std::filesystem::path& out_dir) {
+  std::map<std::pair<int, std::string>, nlohmann::json> records;
+  std::ifstream in(out_dir / "summary.json");
+  if (out_dir.empty() || !in) return records;
+  const auto summary = nlohmann::json::parse(in, nullptr, false);
+  if (summary.is_discarded() || !summary.contains("rounds")) return records;
+  for (const auto& round : summary["rounds"])
+    for (const auto& phase : round.value("phases", nlohmann::json::array()))
+      records[{round.value("round", -1), phase.value("name", "")}] = phase;
+  return records;
 }
 
 void write_summary(const std::filesystem::path& out_dir, const nlohmann::json& summary) {
@@ -65,6 +79,7 @@ nlohmann::json run_plan(const graph::RunPlan& plan, const PlanOptions& options) 
   nlohmann::json summary = {{"config", plan.path.string()}, {"rounds", nlohmann::json::array()}};
   for (int round = 0; round <= plan.rounds; ++round)
     summary["rounds"].push_back({{"round", round}, {"phases", nlohmann::json::array()}});
+  const auto previous = previous_records(plan.out_dir);
   nlohmann::json previous_model;
   int previous_round = -1;
   for (const graph::Phase& phase : plan.phases) {
@@ -83,8 +98,18 @@ nlohmann::json run_plan(const graph::RunPlan& plan, const PlanOptions& options) 
                              {"cancelled", result.cancelled}, {"reports", result.reports},
                              {"stats", result.stats.to_json()}};
     if (const auto cache = cache_state(result.reports); !cache.empty()) record["cache"] = cache;
-    round["phases"].push_back(record);
-    if (auto model = trained_model(result.reports); !model.is_null()) {
+    // The summary keeps the timings and reports of the invocations that did the work.
+    nlohmann::json kept = record;
+    if (const auto found = previous.find({phase.round, phase.name}); found != previous.end()) {
+      if (result.skipped) {
+        kept = found->second;
+        kept["skipped"] = true;
+      } else if (found->second.value("cancelled", false)) {
+        kept["wall_s"] = wall_s + found->second.value("wall_s", 0.0);
+      }
+    }
+    round["phases"].push_back(kept);
+    if (auto model = trained_model(kept["reports"]); !model.is_null()) {
       round["student"] = model;
       previous_model = model;
     }

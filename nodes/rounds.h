@@ -4,7 +4,9 @@
 // trained (per-level accuracy, AI Rush score) beside the previous round's model, its teacher,
 // and whether pseudo-labels came from the cache. Written to `<out_dir>/summary.json` after every
 // phase, so a stopped run keeps what it finished; each phase also appends one line to
-// `<out_dir>/metrics.jsonl`.
+// `<out_dir>/metrics.jsonl`. A rerun keeps what the earlier invocations measured: a phase found up
+// to date keeps the record of the invocation that ran it (marked skipped), a resumed phase adds
+// the wall time of the invocation it continues.
 #include "graph/phases.h"
 #include "graph/runtime.h"
 

@@ -23,7 +23,7 @@ class Source : public Node {
         .output("out", "samples")
         .required_param("manifest", ParamType::String, "manifest CSV (relative to the config file)")
         .param("hierarchy", "", "hierarchy YAML for a labeled manifest; empty for an unlabeled one")
-        .param("epochs", 1, "passes over the data; 0 repeats without end (unlabeled streams)").at_least(0)
+        .param("epochs", 1, "passes over the data; 0 repeats without end (unlabeled streams)").at_least(0).safe_to_change()
         .param("shuffle", true, "reshuffle the order every epoch")
         .param("seed", 0, "seed of the shuffle (each epoch gets its own order)")
         .param("rank", 0, "this process's shard (distributed runs read disjoint parts)").at_least(0)

@@ -40,7 +40,7 @@ class TeacherInference : public Node {
         .required_param("cache", ParamType::String, "the HDF5 pseudo-label cache to write, or to reuse when it matches")
         .param("flip", false, "also run on horizontally flipped images and average (test-time augmentation)")
         .param("chunk_rows", 1024, "HDF5 chunk length in rows").at_least(1)
-        .param("device", "auto", "auto, cpu, cuda or cuda:N")
+        .param("device", "auto", "auto, cpu, cuda or cuda:N").safe_to_change()
         .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
           facts::check_device(p, out);
           facts::require_file(p, "manifest", out, "make it with `semiflow data` or fix the path (relative to the config)");

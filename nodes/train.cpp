@@ -28,19 +28,6 @@ namespace {
 using namespace semiflow::graph;
 namespace fs = std::filesystem;
 
-// Parameters that change neither the weights nor the order of training: a checkpoint written
-// with other values of these is still resumed.
-const std::vector<std::string> kNotFingerprinted = {"resume", "out_dir", "device", "eval_batch_size", "eval_manifest",
-                                                    "eval_every", "best_metric"};
-
-// Without an init_checkpoint the fingerprint is the one runs had before that parameter existed,
-// so their checkpoints stay resumable.
-std::vector<std::string> fingerprint_exclusions(const Params& params) {
-  std::vector<std::string> excluded = kNotFingerprinted;
-  if (params.get_string("init_checkpoint").empty()) excluded.push_back("init_checkpoint");
-  return excluded;
-}
-
 class Train : public TrainingLoop {
  public:
   static NodeSchema schema() {
@@ -48,7 +35,7 @@ class Train : public TrainingLoop {
     schema.doc("Trains the hierarchical EfficientNetV2 on batches; validates per epoch; writes metrics.jsonl, last.pt, best.pt.")
         .input("in", "batch")
         .required_param("hierarchy", ParamType::String, "hierarchy YAML (one head per level)")
-        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt and best.pt");
+        .required_param("out_dir", ParamType::String, "folder for metrics.jsonl, last.pt and best.pt").safe_to_change();
     declare_model_params(schema);
     declare_training_loop_params(schema)
         .param("labeled_manifest", "", "the training manifest, for balanced class weights").from_stream(facts::kLabeledManifest)
@@ -66,12 +53,12 @@ class Train : public TrainingLoop {
         .param("ema_warmup", true, "EMA decay min(decay, (1 + n) / (10 + n)) over the first updates")
         .param("progressive_stages", 1, "progressive learning: stages over which dropout rises from dropout to dropout_final").at_least(1)
         .param("dropout_final", -1.0, "dropout of the last progressive stage; negative: no change").less_than(1)
-        .param("eval_manifest", "", "labeled manifest validated after every epoch; empty: no validation")
-        .param("eval_every", 1, "validate every this many epochs (and after the last)").at_least(1);
+        .param("eval_manifest", "", "labeled manifest validated after every epoch; empty: no validation").safe_to_change()
+        .param("eval_every", 1, "validate every this many epochs (and after the last)").at_least(1).safe_to_change();
     declare_optimizer_params(schema, 5e-5);
     declare_eval_preprocessing_params(schema)
-        .param("eval_batch_size", 256, "validation batch size").at_least(1)
-        .param("best_metric", "airush_score", "validation metric (higher is better) that picks best.pt; train_loss (lower) without validation")
+        .param("eval_batch_size", 256, "validation batch size").at_least(1).safe_to_change()
+        .param("best_metric", "airush_score", "validation metric (higher is better) that picks best.pt; train_loss (lower) without validation").safe_to_change()
         .param("seed", 0, "seed of weight initialization, dropout and stochastic depth")
         .param("init_checkpoint", "", "start from this checkpoint's weights (its EMA when it has one), e.g. to finetune; empty: random")
         .check([](const Params& p, const std::vector<StreamFacts>& in, Diagnostics& out) {
@@ -90,7 +77,7 @@ class Train : public TrainingLoop {
   }
 
   explicit Train(const Params& params)
-      : TrainingLoop(params, "train", fingerprint_params("", params, fingerprint_exclusions(params)), params.get_int("eval_every")),
+      : TrainingLoop(params, "train", params.get_int("eval_every")),
         label_smoothing_(params.get_float("label_smoothing")),
         level_weights_(params.get_numbers("level_weights")),
         clip_grad_norm_(params.get_float("clip_grad_norm")),

@@ -14,7 +14,7 @@ namespace semiflow::nodes {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-TrainingLoop::TrainingLoop(const graph::Params& params, std::string type, std::string fingerprint, std::int64_t eval_every)
+TrainingLoop::TrainingLoop(const graph::Params& params, std::string type, std::int64_t eval_every)
     : name_(params.node_name()),
       type_(std::move(type)),
       hierarchy_(Hierarchy::load(params.get_path("hierarchy").string())),
@@ -24,7 +24,8 @@ TrainingLoop::TrainingLoop(const graph::Params& params, std::string type, std::s
       steps_per_epoch_(params.get_int("steps_per_epoch")),
       eval_every_(eval_every),
       eval_batch_size_(static_cast<int>(params.get_int("eval_batch_size"))),
-      fingerprint_(std::move(fingerprint)),
+      fingerprinted_(graph::fingerprinted_values(params)),
+      fingerprint_(graph::fingerprint_values(type_, fingerprinted_)),
       preprocessing_(eval_preprocessing_from(params)),
       options_(model_options_from(params, hierarchy_)) {
   if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
@@ -41,10 +42,14 @@ void TrainingLoop::resume_or_start(bool resume, const std::string& how_to_start_
     return;
   }
   const CheckpointMeta meta = read_checkpoint_meta(last_path().string());
-  if (meta.fingerprint != fingerprint_)
-    throw std::runtime_error(fmt::format("{}: written by a run with other training parameters (fingerprint {}, this run {}); "
+  if (meta.fingerprint != fingerprint_) {
+    const std::string changed = meta.fingerprinted.empty()
+                                    ? fmt::format("fingerprint {}, this run {}", meta.fingerprint, fingerprint_)
+                                    : graph::describe_changed_values(meta.fingerprinted, fingerprinted_);
+    throw std::runtime_error(fmt::format("{}: written by a run with other training parameters ({}); "
                                          "use another out_dir, or {}",
-                                         last_path().string(), meta.fingerprint, fingerprint_, how_to_start_over));
+                                         last_path().string(), changed, how_to_start_over));
+  }
   step_ = meta.step;
   steps_done_ = step_;
   start_epoch_ = completed_epochs_ = meta.epoch;
@@ -134,6 +139,10 @@ void TrainingLoop::end_epoch() {
                            {"train_s", train_s}};
   const bool validate = eval_set_ && (completed % eval_every_ == 0 || completed == epochs_);
   const std::string summary = finish_epoch(record, validate);
+  // The report's wall-clock axis: training and validation seconds summed over the epochs, of a
+  // resumed run's earlier sessions too (time stopped, and checkpoint writes, not counted).
+  const double before_s = last_record_.is_object() ? last_record_.value("elapsed_s", 0.0) : 0.0;
+  record["elapsed_s"] = before_s + std::chrono::duration<double>(Clock::now() - epoch_->started).count();
   append_json_line(metrics_path(), record);
   last_record_ = record;
   if (epoch_->steps != steps_per_epoch_ && !warned_steps_) {
@@ -149,6 +158,7 @@ void TrainingLoop::end_epoch() {
   meta.hierarchy_yaml = hierarchy_.to_yaml();
   meta.preprocessing = preprocessing_;
   meta.fingerprint = fingerprint_;
+  meta.fingerprinted = fingerprinted_;
   meta.step = step_;
   meta.epoch = completed;
   meta.metrics = record;

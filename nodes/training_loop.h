@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -41,13 +42,13 @@ class TrainingLoop : public graph::Node {
  protected:
   // Reads what every training node declares alike (hierarchy, out_dir, device, epochs,
   // steps_per_epoch, the model and evaluation-preprocessing params, eval_manifest,
-  // eval_batch_size). `type` names the node type in messages; `fingerprint` hashes the params a
-  // resume must match.
-  TrainingLoop(const graph::Params& params, std::string type, std::string fingerprint, std::int64_t eval_every);
+  // eval_batch_size). `type` names the node type in messages and seeds the fingerprint: the
+  // params a resume must match (all but those declared safe_to_change).
+  TrainingLoop(const graph::Params& params, std::string type, std::int64_t eval_every);
 
   // The derived constructor's last call, once its models exist. With `resume` and a last.pt of
   // this fingerprint: continues from it (restore() unless the run is finished); with another
-  // fingerprint: refuses naming the file and `how_to_start_over`. Otherwise starts afresh (an
+  // fingerprint: refuses naming the file, the params that differ and `how_to_start_over`. Otherwise starts afresh (an
   // old metrics.jsonl removed).
   void resume_or_start(bool resume, const std::string& how_to_start_over);
 
@@ -103,6 +104,7 @@ class TrainingLoop : public graph::Node {
   std::int64_t steps_per_epoch_;
   std::int64_t eval_every_;
   int eval_batch_size_;
+  std::map<std::string, std::string> fingerprinted_;
   std::string fingerprint_;
   EvalPreprocessing preprocessing_;
   EfficientNetV2Options options_;

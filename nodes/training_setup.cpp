@@ -39,14 +39,14 @@ graph::NodeSchema& declare_model_params(graph::NodeSchema& schema) {
       .param("dropout", -1.0, "dropout before the heads; negative: the architecture's").less_than(1)
       .param("drop_path", 0.2, "stochastic depth rate of the last block (linear by block index)").at_least(0).less_than(1)
       .param("channels", 3, "image channels").at_least(1).at_most(3).from_stream(facts::kChannels)
-      .param("device", "auto", "auto, cpu, cuda or cuda:N")
+      .param("device", "auto", "auto, cpu, cuda or cuda:N").safe_to_change()
       .check(check_training_params);
 }
 
 graph::NodeSchema& declare_training_loop_params(graph::NodeSchema& schema) {
-  return schema.param("epochs", 1, "epochs of the run; sets the schedule's length").at_least(1).from_stream(facts::kEpochs)
+  return schema.param("epochs", 1, "epochs of the run; sets the schedule's length").at_least(1).from_stream(facts::kEpochs).safe_to_change()
       .param("steps_per_epoch", 0, "optimizer steps per epoch").at_least(0).from_stream(facts::kStepsPerEpoch)
-      .param("resume", true, "continue from out_dir/last.pt when it has the same fingerprint (else refuse); false: start over")
+      .param("resume", true, "continue from out_dir/last.pt when it has the same fingerprint (else refuse); false: start over").safe_to_change()
       .check([](const graph::Params& p, const std::vector<graph::StreamFacts>&, graph::Diagnostics& out) {
         if (p.get_int("steps_per_epoch") == 0)
           out.error("steps_per_epoch", "the input stream does not say how many batches an epoch has (its size is known only "

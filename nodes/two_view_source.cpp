@@ -36,7 +36,7 @@ class TwoViewSource : public Node {
         .required_param("hierarchy", ParamType::String, "hierarchy YAML of the labeled manifest")
         .param("batch_size", 32, "labeled images per step").at_least(1)
         .param("unlabeled_ratio", 3.0, "unlabeled images per labeled image in a step (each shown in two views)").greater_than(0)
-        .param("epochs", 1, "passes over the unlabeled manifest").at_least(1)
+        .param("epochs", 1, "passes over the unlabeled manifest").at_least(1).safe_to_change()
         .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
           for (const char* name : {"labeled_manifest", "unlabeled_manifest"})
             facts::require_file(p, name, out, "make it with `semiflow data` or fix the path (relative to the config)");

@@ -16,7 +16,7 @@ class Reader : public Node {
   static NodeSchema schema() {
     return NodeSchema("cfg_reader").doc("Reads a manifest.").output("out", "image")
         .required_param("manifest", ParamType::String, "CSV of image paths")
-        .param("limit", 10, "items").param("scale", 0.5, "a float").param("shuffle", false, "a flag")
+        .param("limit", 10, "items").safe_to_change().param("scale", 0.5, "a float").param("shuffle", false, "a flag")
         .param("mean", std::vector<double>{0.5, 0.5}, "numbers").param("tags", std::vector<std::string>{}, "strings")
         .serial("reads in file order");
   }

@@ -87,6 +87,22 @@ TEST_CASE("input fingerprints change with any upstream parameter and only with u
   CHECK(fingerprint(", count: 100", "") == base);      // 100 is the default: the same resolved config
 }
 
+TEST_CASE("fingerprints write the run folder as ${out_dir} and leave out parameters safe to change", "[phases]") {
+  // cfg_reader (config_test.cpp) declares `limit` safe to change.
+  auto reader = [](const std::vector<std::string>& overrides) {
+    return parse_run_plan("nodes:\n  - {name: r, type: cfg_reader, manifest: m.csv}\n", "configs/one.yaml", overrides)
+        .phases[0].config.node("r").params;
+  };
+  const auto here = reader({"out_dir=/tmp/here", "r.manifest=${out_dir}/m.csv"});
+  const auto moved = reader({"out_dir=/elsewhere/run", "r.manifest=${out_dir}/m.csv", "r.limit=3"});
+  CHECK(fingerprinted_values(here).at("manifest") == "${out_dir}/m.csv");
+  CHECK(fingerprinted_values(here).count("limit") == 0);
+  CHECK(fingerprint_params("", moved) == fingerprint_params("", here));
+  const auto other = reader({"out_dir=/tmp/here", "r.manifest=${out_dir}/n.csv", "r.scale=1"});
+  CHECK(describe_changed_values(fingerprinted_values(here), fingerprinted_values(other)) ==
+        "manifest ${out_dir}/m.csv -> ${out_dir}/n.csv, scale 0.5 -> 1");
+}
+
 TEST_CASE("without out_dir a run goes to runs/<config name>; ${...} expands in --set values too", "[phases]") {
   const std::string no_out_dir = with(kPlan, "out_dir: runs/ns\n", "");
   const auto plan = parse_run_plan(no_out_dir, "configs/ns.yaml");

@@ -99,10 +99,22 @@ TEST_CASE("rounds: a tiny Noisy Student run trains teacher and students and summ
   CHECK_THAT(summary_table(summary), Catch::Contains("round") && Catch::Contains("fine") &&
                                          Catch::Contains("student") && Catch::Contains("cache miss"));
 
-  // Everything is up to date: no phase runs again, the caches are hits, the results the same.
+  // Everything is up to date: no phase runs again, the caches are hits, the results the same, and
+  // the summary keeps the timings and reports of the run that did the work.
   const nlohmann::json again = run_plan(graph::load_run_plan(config));
   for (int r = 0; r <= 2; ++r)
-    for (const auto& phase : again["rounds"][r]["phases"]) CHECK(phase["skipped"] == true);
-  CHECK(again["rounds"][1]["phases"][0]["cache"] == "hit");
+    for (std::size_t p = 0; p < again["rounds"][r]["phases"].size(); ++p) {
+      const auto& phase = again["rounds"][r]["phases"][p];
+      const auto& first = summary["rounds"][r]["phases"][p];
+      CHECK(phase["skipped"] == true);
+      CHECK(phase["wall_s"] == first["wall_s"]);
+      CHECK(phase["stats"] == first["stats"]);
+    }
   CHECK(again["rounds"][2]["student"] == summary["rounds"][2]["student"]);
+  std::ifstream rerun_metrics(dir.path() / "run/metrics.jsonl");
+  lines.clear();
+  for (std::string line; std::getline(rerun_metrics, line);) lines.push_back(nlohmann::json::parse(line));
+  REQUIRE(lines.size() == 10);  // the rerun's own phase lines follow the first run's
+  CHECK(lines[6]["cache"] == "hit");
+  CHECK(lines[6]["skipped"] == true);
 }
