@@ -1,5 +1,6 @@
 // `semiflow data ...`: make and check data sets (manifests, hierarchies, images).
 #include "apps/command.h"
+#include "apps/output.h"
 #include "datasets/fashion_mnist.h"
 #include "datasets/folder_manifest.h"
 #include "datasets/image_codec.h"
@@ -54,14 +55,18 @@ void add_folder(CLI::App& data) {
   auto* cmd = data.add_subcommand("folder", "Make a manifest from a folder tree (one folder level per hierarchy level)");
   cmd->add_option("--root", args->root, "Root of the folder tree")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--hierarchy", args->hierarchy, "Hierarchy YAML")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--out", args->out, "Manifest CSV to write")->required();
+  cmd->add_option("--out", args->out, "Manifest CSV to write (- for stdout: paths relative to the current folder)")->required();
   cmd->callback([args] {
     const Hierarchy hierarchy = Hierarchy::load(args->hierarchy);
+    // "-" resolves to the current folder, where a redirected stdout usually lands.
     const auto manifest_dir = std::filesystem::absolute(args->out).parent_path();
     std::filesystem::create_directories(manifest_dir);
     const auto rows = scan_image_folders(args->root, hierarchy, manifest_dir.string());
-    save_manifest(args->out, rows, &hierarchy);
-    fmt::print("wrote {}: {} images\n", args->out, rows.size());
+    const auto out = open_output(args->out);
+    write_manifest(*out, rows, &hierarchy);
+    if (!*out) throw std::runtime_error(fmt::format("{}: writing the manifest failed (disk full?)", args->out));
+    // A log line, not data: with --out - stdout holds the manifest only.
+    spdlog::info("wrote {}: {} images", args->out, rows.size());
   });
 }
 

@@ -1,16 +1,18 @@
 // `semiflow eval` and `semiflow predict`: a checkpoint's model on a manifest, prepared with the
 // preprocessing stored in the checkpoint (so evaluation matches training without its config).
 #include "apps/command.h"
+#include "apps/output.h"
 #include "datasets/manifest.h"
 #include "nodes/checkpoint.h"
+#include "nodes/device.h"
 #include "nodes/evaluation.h"
 
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -35,11 +37,23 @@ void add_model_options(CLI::App& cmd, ModelArgs& args) {
   cmd.add_option("--batch-size", args.batch_size, "Images per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd.add_option("--device", args.device, "Torch device, e.g. cpu or cuda:0")->capture_default_str();
+  // Refused while parsing, before a checkpoint is loaded: one line instead of libtorch's trace later.
+  const CLI::Validator available_device(
+      [](const std::string& name) {
+        try {
+          resolve_device(name);
+          return std::string();
+        } catch (const std::exception& e) {
+          return std::string(e.what());
+        }
+      },
+      "DEVICE");
+  cmd.add_option("--device", args.device, "Torch device: auto, cpu, cuda or cuda:N")->check(available_device)->capture_default_str();
   cmd.add_option("--threads", args.threads, "Torch intra-op threads (0: all cores)")->capture_default_str();
 }
 
 struct Prepared {
+  c10::Device device;
   LoadedModel loaded;
   EvalSet set;
   double load_seconds = 0.0;
@@ -49,10 +63,11 @@ Prepared prepare(const ModelArgs& args) {
   // Debian's libtorch runs on one thread unless told otherwise.
   at::set_num_threads(args.threads > 0 ? args.threads : static_cast<int>(std::thread::hardware_concurrency()));
   const auto start = std::chrono::steady_clock::now();
-  LoadedModel loaded = load_checkpoint_for_inference(args.checkpoint, torch::Device(args.device));
+  const c10::Device device = resolve_device(args.device);
+  LoadedModel loaded = load_checkpoint_for_inference(args.checkpoint, device);
   EvalSet set = EvalSet::load(args.manifest, loaded.hierarchy, loaded.preprocessing);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return {std::move(loaded), std::move(set), seconds};
+  return {device, std::move(loaded), std::move(set), seconds};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -68,7 +83,7 @@ void add_eval(CLI::App& app) {
   cmd->callback([args, json] {
     auto prepared = prepare(*args);
     const auto start = std::chrono::steady_clock::now();
-    const auto result = evaluate_model(prepared.loaded.model, prepared.set, args->batch_size, torch::Device(args->device));
+    const auto result = evaluate_model(prepared.loaded.model, prepared.set, args->batch_size, prepared.device);
     const double seconds = seconds_since(start);
     if (*json) {
       auto out = result.to_json();
@@ -93,7 +108,8 @@ void add_predict(CLI::App& app) {
   auto decoding = std::make_shared<Decoding>(Decoding::consistent);
   auto* cmd = app.add_subcommand("predict", "Write each image's predicted class per level to a CSV");
   add_model_options(*cmd, *args);
-  cmd->add_option("--out", *out_path, "CSV to write: path, then per level <level>_index, <level>_name, <level>_probability")
+  cmd->add_option("--out", *out_path,
+                  "CSV to write (- for stdout): path, then per level <level>_index, <level>_name, <level>_probability")
       ->required();
   cmd->add_option("--decoding", *decoding,
                   "consistent: the most probable path of the tree; argmax: each level on its own")
@@ -103,14 +119,14 @@ void add_predict(CLI::App& app) {
   cmd->callback([args, out_path, decoding] {
     auto prepared = prepare(*args);
     const Hierarchy& hierarchy = prepared.loaded.hierarchy;
-    std::ofstream out(*out_path);
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot write the predictions (check the folder)", *out_path));
+    const auto stream = open_output(*out_path);
+    std::ostream& out = *stream;
     out << "path";
     for (const auto& level : hierarchy.levels())
       out << ',' << quote_csv_field(level.name + "_index") << ',' << quote_csv_field(level.name + "_name") << ','
           << quote_csv_field(level.name + "_probability");
     out << '\n';
-    run_model(prepared.loaded.model, prepared.set, args->batch_size, torch::Device(args->device),
+    run_model(prepared.loaded.model, prepared.set, args->batch_size, prepared.device,
               [&](const Batch& batch, const std::vector<torch::Tensor>& logits) {
                 std::vector<torch::Tensor> probabilities;
                 for (const auto& level_logits : logits) probabilities.push_back(torch::softmax(level_logits, 1));
@@ -138,7 +154,8 @@ void add_predict(CLI::App& app) {
                 }
               });
     if (!out) throw std::runtime_error(fmt::format("{}: writing the predictions failed", *out_path));
-    fmt::print("{}: {} images\n", *out_path, prepared.set.size());
+    // A log line, not data: with --out - stdout holds the CSV only.
+    spdlog::info("wrote {}: predictions for {} images", *out_path, prepared.set.size());
   });
 }
 

@@ -176,6 +176,11 @@ Manifest load_manifest(const std::string& path, const Hierarchy* hierarchy, cons
 void save_manifest(const std::string& path, const std::vector<ManifestRow>& rows, const Hierarchy* hierarchy) {
   std::ofstream out(path);
   if (!out) throw std::runtime_error(fmt::format("{}: cannot write manifest", path));
+  write_manifest(out, rows, hierarchy);
+  if (!out) throw std::runtime_error(fmt::format("{}: write failed (disk full?)", path));
+}
+
+void write_manifest(std::ostream& out, const std::vector<ManifestRow>& rows, const Hierarchy* hierarchy) {
   out << "path";
   if (hierarchy != nullptr)
     for (const auto& level : hierarchy->levels()) out << ',' << quote_csv_field(level.name);
@@ -190,7 +195,6 @@ void save_manifest(const std::string& path, const std::vector<ManifestRow>& rows
     }
     out << '\n';
   }
-  if (!out) throw std::runtime_error(fmt::format("{}: write failed (disk full?)", path));
 }
 
 }  // namespace semiflow

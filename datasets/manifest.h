@@ -4,6 +4,7 @@
 // CSV with a header: `path` then level names (any subset, any order). Unlabeled: `path` only.
 #include "datasets/hierarchy.h"
 
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@ Manifest load_manifest(const std::string& path, const Hierarchy* hierarchy, cons
 
 // Writes a manifest with labels by class name (or paths only when `hierarchy` is null).
 void save_manifest(const std::string& path, const std::vector<ManifestRow>& rows, const Hierarchy* hierarchy);
+// The same to a stream (stdout); the caller checks the stream afterwards.
+void write_manifest(std::ostream& out, const std::vector<ManifestRow>& rows, const Hierarchy* hierarchy);
 
 // Splits one CSV line honouring double quotes ("a,b" and "" escapes).
 std::vector<std::string> split_csv_line(const std::string& line);
