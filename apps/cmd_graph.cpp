@@ -2,6 +2,7 @@
 // config validation and running a pipeline on the graph engine.
 #include "apps/command.h"
 #include "apps/output.h"
+#include "apps/run_folder.h"
 #include "apps/report.h"
 #include "datasets/transforms.h"
 #include "graph/config.h"
@@ -26,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,36 +95,14 @@ void add_graph_check(CLI::App& app) {
   });
 }
 
-// What `--resume` needs to rerun a run exactly: written into its folder when it starts.
-struct RunRecord {
-  std::string config;
-  std::vector<std::string> overrides;
-};
-
-template <class Args>
-void record_run(const graph::RunPlan& plan, const Args& args) {
-  namespace fs = std::filesystem;
-  fs::create_directories(plan.out_dir);
-  const nlohmann::json record = {{"config", fs::absolute(args.config).string()}, {"overrides", args.overrides}};
-  std::ofstream(plan.out_dir / "run.json") << record.dump(2) << '\n';
-  const auto resolved = plan.out_dir / "config.yaml";
-  if (fs::absolute(args.config) != fs::absolute(resolved)) fs::copy_file(args.config, resolved, fs::copy_options::overwrite_existing);
-  auto log = std::make_shared<spdlog::sinks::basic_file_sink_mt>((plan.out_dir / "run.log").string());
+// Run-folder logging: run.log beside the run's other files gets everything logged from now on.
+void log_into(const std::filesystem::path& out_dir) {
+  auto log = std::make_shared<spdlog::sinks::basic_file_sink_mt>((out_dir / "run.log").string());
   spdlog::default_logger()->sinks().push_back(log);
-  spdlog::info("run {}: config {}{}{}", plan.out_dir.string(), args.config, args.overrides.empty() ? "" : ", --set ",
-               fmt::join(args.overrides, " --set "));
 }
 
-template <class Args>
-void resume_from(Args& args) {
-  const auto path = std::filesystem::path(args.resume) / "run.json";
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(fmt::format("{}: no run record; --resume takes a folder a `semiflow run` wrote", path.string()));
-  const auto record = nlohmann::json::parse(in);
-  args.config = record.at("config").template get<std::string>();
-  args.overrides = record.at("overrides").template get<std::vector<std::string>>();
-  fmt::print("resuming {}: {}{}\n", args.resume, args.config, args.overrides.empty() ? "" : " with overrides");
-}
+// The first line of an error (c10 errors append a backtrace after it).
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::string clock(double seconds) {
   const auto s = static_cast<long>(seconds);
@@ -187,18 +167,40 @@ void add_run(CLI::App& app) {
   cmd->add_option("--set", args->overrides, "Override a config key: KEY=VALUE, e.g. train.epochs=3 or student.train.lr=0.05")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option("--out", args->out, "Run folder: replaces the config's out_dir (and ${out_dir} in it)");
-  auto* resume = cmd->add_option("--resume", args->resume, "Continue the run in this folder with its config and overrides")
+  auto* out = cmd->add_option("--out", args->out, "Run folder: replaces the config's out_dir (and ${out_dir} in it)");
+  auto* resume = cmd->add_option("--resume", args->resume,
+                                 "Continue the run in this folder from its config.yaml and overrides; --set may then change "
+                                 "only parameters safe to change (epochs, device, evaluation cadence)")
                      ->check(CLI::ExistingDirectory);
   config->excludes(resume);
+  out->excludes(resume);
   cmd->add_option("--progress", args->progress_s, "Seconds between progress lines (0: none)")->capture_default_str();
   cmd->add_option("--stats-json", args->stats_json, "Write the final per-node statistics here as JSON");
   cmd->callback([args] {
-    if (!args->resume.empty()) resume_from(*args);
-    if (args->config.empty()) throw CLI::ValidationError("run", "give a CONFIG or --resume RUN_DIR");
-    if (!args->out.empty()) args->overrides.push_back("out_dir=" + std::filesystem::absolute(args->out).string());
-    const auto plan = graph::load_run_plan(args->config, args->overrides);
-    if (!plan.out_dir.empty()) record_run(plan, *args);
+    namespace fs = std::filesystem;
+    RunSource source;
+    fs::path run_dir;
+    std::string command = "semiflow run";
+    if (!args->resume.empty()) {
+      run_dir = fs::absolute(args->resume);
+      source = resume_source(run_dir, args->overrides);
+      command += " --resume " + args->resume;
+    } else {
+      if (args->config.empty()) throw CLI::ValidationError("run", "give a CONFIG or --resume RUN_DIR");
+      source = {args->config, {}, args->overrides};
+      if (!args->out.empty()) run_dir = fs::absolute(args->out);
+      command += " " + args->config + (args->out.empty() ? "" : " --out " + args->out);
+    }
+    for (const auto& assignment : args->overrides) command += " --set " + assignment;
+    const auto plan = load_plan(source, run_dir);
+    // With the statistics on stdout, the human-readable tables go to stderr.
+    std::FILE* text = args->stats_json == "-" ? stderr : stdout;
+    std::optional<RunRecord> record;
+    if (!plan.out_dir.empty()) {
+      record.emplace(plan, source, command, args->overrides);
+      log_into(plan.out_dir);
+      spdlog::info("{}: {}", plan.out_dir.string(), command);
+    }
     PlanOptions options;
     options.run.stop_requested = &interrupted;
     if (args->progress_s > 0) {
@@ -209,15 +211,20 @@ void add_run(CLI::App& app) {
     }
     const bool phased = plan.phases.size() > 1 || !plan.out_dir.empty();
     nlohmann::json stats = nlohmann::json::array();
-    options.before_phase = [phased](const graph::Phase& phase) {
-      if (phased) fmt::print("== round {}: phase {} ==\n", phase.round, phase.name);
-      fmt::print("{}", graph::describe_pipeline(phase.config));
+    auto phase_started = std::chrono::steady_clock::now();
+    options.before_phase = [phased, text, &phase_started](const graph::Phase& phase) {
+      if (phased) fmt::print(text, "== round {}: phase {} ==\n", phase.round, phase.name);
+      fmt::print(text, "{}", graph::describe_pipeline(phase.config));
+      phase_started = std::chrono::steady_clock::now();
     };
-    options.after_phase = [&stats](const graph::Phase& phase, const graph::RunResult& result) {
+    options.after_phase = [&stats, &record, text, &phase_started](const graph::Phase& phase, const graph::RunResult& result) {
       if (isatty(fileno(stderr))) fmt::print(stderr, "\n");
-      if (result.skipped) fmt::print("phase {} (round {}) is up to date: skipped\n", phase.name, phase.round);
-      else fmt::print("{}{}", result.stats.to_table(), result.cancelled ? "stopped by interrupt\n" : "");
+      if (result.skipped) fmt::print(text, "phase {} (round {}) is up to date: skipped\n", phase.name, phase.round);
+      else fmt::print(text, "{}{}", result.stats.to_table(), result.cancelled ? "stopped by interrupt\n" : "");
       stats.push_back({{"phase", phase.name}, {"round", phase.round}, {"stats", result.stats.to_json()}});
+      if (record)
+        record->phase_finished(phase, result,
+                               std::chrono::duration<double>(std::chrono::steady_clock::now() - phase_started).count());
     };
     auto previous_int = std::signal(SIGINT, on_interrupt);
     auto previous_term = std::signal(SIGTERM, on_interrupt);
@@ -228,24 +235,28 @@ void add_run(CLI::App& app) {
     nlohmann::json summary;
     try {
       summary = run_plan(plan, options);
-    } catch (...) {
+    } catch (const std::exception& e) {
       restore_signals();
+      if (record) record->finish("failed: " + first_line(e.what()), 1, true);
       throw;
     }
     restore_signals();
-    if (phased) fmt::print("{}summary: {}\n", summary_table(summary), (plan.out_dir / "summary.json").string());
+    if (phased) fmt::print(text, "{}summary: {}\n", summary_table(summary), (plan.out_dir / "summary.json").string());
     if (!plan.out_dir.empty()) {
       write_report(plan.out_dir, plan.out_dir / "report.html");
-      fmt::print("report: {}\n", (plan.out_dir / "report.html").string());
+      fmt::print(text, "report: {}\n", (plan.out_dir / "report.html").string());
     }
     if (!args->stats_json.empty()) {
       *open_output(args->stats_json) << (phased ? stats : stats[0]["stats"]).dump(2) << '\n';
     }
     if (interrupted) {
-      spdlog::warn("stopped by {}; finished epochs and caches are kept: `semiflow run --resume {}` continues",
-                   stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", plan.out_dir.string());
+      const char* signal_name = stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+      if (record) record->finish(fmt::format("stopped by {}", signal_name), 128 + stop_signal.load());
+      spdlog::warn("stopped by {}; finished epochs and caches are kept: `semiflow run --resume {}` continues", signal_name,
+                   plan.out_dir.string());
       throw ExitStatus{128 + stop_signal.load()};
     }
+    if (record) record->finish("finished", 0);
   });
 }
 

@@ -60,7 +60,7 @@ void write_summary(const std::filesystem::path& out_dir, const nlohmann::json& s
   });
 }
 
-// One line per finished phase in the run folder's metrics.jsonl (training nodes log their
+// One line per finished phase in the run folder's phases.jsonl (training nodes log their
 // epochs in their own out_dir).
 void append_phase_record(const std::filesystem::path& out_dir, const graph::Phase& phase, const nlohmann::json& record) {
   nlohmann::json line = {{"round", phase.round}, {"phase", phase.name}};
@@ -68,9 +68,9 @@ void append_phase_record(const std::filesystem::path& out_dir, const graph::Phas
     if (record.contains(key)) line[key] = record[key];
   for (const auto& [node, report] : record["reports"].items())
     if (report.contains("final")) line["final"][node] = report["final"];
-  std::ofstream out(out_dir / "metrics.jsonl", std::ios::app);
+  std::ofstream out(out_dir / "phases.jsonl", std::ios::app);
   out << line.dump() << '\n';
-  if (!out) throw std::runtime_error(fmt::format("{}: cannot append the phase record", (out_dir / "metrics.jsonl").string()));
+  if (!out) throw std::runtime_error(fmt::format("{}: cannot append the phase record", (out_dir / "phases.jsonl").string()));
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 // trained (per-level accuracy, AI Rush score) beside the previous round's model, its teacher,
 // and whether pseudo-labels came from the cache. Written to `<out_dir>/summary.json` after every
 // phase, so a stopped run keeps what it finished; each phase also appends one line to
-// `<out_dir>/metrics.jsonl`. A rerun keeps what the earlier invocations measured: a phase found up
+// `<out_dir>/phases.jsonl`. A rerun keeps what the earlier invocations measured: a phase found up
 // to date keeps the record of the invocation that ran it (marked skipped), a resumed phase adds
 // the wall time of the invocation it continues.
 #include "graph/phases.h"

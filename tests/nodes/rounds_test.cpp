@@ -87,7 +87,7 @@ TEST_CASE("rounds: a tiny Noisy Student run trains teacher and students and summ
   }
   CHECK(fs::exists(dir.path() / "run/round2/pseudo_labels.h5"));
   // One JSON line per phase in the run folder's metrics.jsonl, with the trained models' records.
-  std::ifstream metrics(dir.path() / "run/metrics.jsonl");
+  std::ifstream metrics(dir.path() / "run/phases.jsonl");
   std::vector<nlohmann::json> lines;
   for (std::string line; std::getline(metrics, line);) lines.push_back(nlohmann::json::parse(line));
   REQUIRE(lines.size() == 5);
@@ -111,7 +111,7 @@ TEST_CASE("rounds: a tiny Noisy Student run trains teacher and students and summ
       CHECK(phase["stats"] == first["stats"]);
     }
   CHECK(again["rounds"][2]["student"] == summary["rounds"][2]["student"]);
-  std::ifstream rerun_metrics(dir.path() / "run/metrics.jsonl");
+  std::ifstream rerun_metrics(dir.path() / "run/phases.jsonl");
   lines.clear();
   for (std::string line; std::getline(rerun_metrics, line);) lines.push_back(nlohmann::json::parse(line));
   REQUIRE(lines.size() == 10);  // the rerun's own phase lines follow the first run's
