@@ -42,7 +42,7 @@ void add_fashion_mnist(CLI::App& data) {
     const auto start = std::chrono::steady_clock::now();
     const Hierarchy hierarchy = Hierarchy::load(*hierarchy_path);
     const auto split = import_fashion_mnist(*options, hierarchy);
-    fmt::print("wrote {}: {} labeled ({} partially), {} unlabeled, {} test images in {:.1f} s\n", options->out_dir, split.labeled,
+    spdlog::info("wrote {}: {} labeled ({} partially), {} unlabeled, {} test images in {:.1f} s", options->out_dir, split.labeled,
                split.partially_labeled, split.unlabeled, split.test, seconds_since(start));
   });
 }

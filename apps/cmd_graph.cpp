@@ -203,7 +203,8 @@ void add_run(CLI::App& app) {
     }
     PlanOptions options;
     options.run.stop_requested = &interrupted;
-    if (args->progress_s > 0) {
+    // Progress lines are info-level output: --log-level warn (or above) hides them too.
+    if (args->progress_s > 0 && spdlog::should_log(spdlog::level::info)) {
       options.run.progress_period = std::chrono::milliseconds(static_cast<long>(args->progress_s * 1000));
       options.run.on_progress = [meter = std::make_shared<ProgressMeter>()](const graph::GraphSnapshot& snap) {
         meter->show(snap);
