@@ -37,23 +37,12 @@ grep -q "cache miss" "$work/first.log"
 grep -q "phase teacher (round 0) is up to date: skipped" "$work/second.log"
 grep -q "cache hit" "$work/second.log"
 
-if ! command -v chromium > /dev/null; then
-  echo "chromium is not installed (scripts/setup.sh installs it): report rendering not checked"
-  exit 77
-fi
-# --dump-dom prints the page as Chromium built it; the screenshot must not be a blank page.
-chromium_flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir="$work/chromium")
-timeout 120 chromium "${chromium_flags[@]}" --dump-dom "file://$work/run/report.html" 2> /dev/null > "$work/dom.html"
-svgs=$(grep -o '<svg' "$work/dom.html" | wc -l)
-series=$(grep -o 'class="series"' "$work/dom.html" | wc -l)
-cells=$(grep -o 'class="cell"' "$work/dom.html" | wc -l)
-bars=$(grep -o 'class="bar"' "$work/dom.html" | wc -l)
+source "$(dirname "$0")/render_report.sh"
+render_report "$work/run/report.html" "$work/report.png"
+svgs=$(count_in_dom '<svg')
+series=$(count_in_dom 'class="series"')
+cells=$(count_in_dom 'class="cell"')
+bars=$(count_in_dom 'class="bar"')
 echo "rendered: $svgs plots, $series curves, $cells heat-map cells, $bars bars"
 [ "$svgs" -ge 8 ] && [ "$series" -ge 10 ] && [ "$cells" -ge 100 ] && [ "$bars" -ge 20 ]
-timeout 120 chromium "${chromium_flags[@]}" --window-size=1400,2400 --screenshot="$work/report.png" \
-  "file://$work/run/report.html" 2> /dev/null
-size=$(stat -c %s "$work/report.png")
-echo "screenshot: $size bytes"
-# A blank 1400x2400 page compresses to a few kB; curves, text and heat maps make tens of kB.
-[ "$size" -ge 30000 ]
 echo "main job test passed"
