@@ -344,6 +344,13 @@ struct Run {
   std::map<std::string, std::vector<std::string>> class_names;       // level -> class names
   std::vector<std::string> notes;                                    // what the report could not show, and why
 
+  // A path the summary recorded, in this folder if the run was moved since.
+  fs::path locate(const std::string& recorded) const {
+    const std::string then = summary.value("out_dir", "");
+    if (then.empty() || recorded.compare(0, then.size(), then) != 0) return recorded;
+    return dir / fs::path(recorded.substr(then.size())).relative_path();
+  }
+
   const Trainer* trainer(const std::string& key) const {
     for (const auto& t : trainers)
       if (t.key == key) return &t;
@@ -412,13 +419,13 @@ Run read_run(const fs::path& dir) {
   run.summary = json::parse(in);
   for_each_report(run.summary, [&](int round, const std::string& phase, const std::string& node, const json& report) {
     if (!report.contains("out_dir") || !report.contains("final")) return;
-    const fs::path metrics = fs::path(report["out_dir"].get<std::string>()) / "metrics.jsonl";
+    const fs::path metrics = run.locate(report["out_dir"].get<std::string>()) / "metrics.jsonl";
     // A trainer writing into the run folder shares its metrics.jsonl with the phase lines, which
     // have no epoch.
     std::vector<json> records = read_jsonl(metrics);
     records.erase(std::remove_if(records.begin(), records.end(), [](const json& r) { return !r.contains("epoch"); }), records.end());
     run.trainers.push_back({trainer_key(round, phase, node), metrics, std::move(records)});
-    read_class_names(run, report.value("checkpoint", ""));
+    read_class_names(run, report.contains("checkpoint") ? run.locate(report["checkpoint"].get<std::string>()).string() : "");
   });
   read_params(run);
   return run;

@@ -37,13 +37,26 @@ std::string cache_state(const nlohmann::json& reports) {
   return "";
 }
 
-// The phase records of the summary a previous invocation left in out_dir, by round and phase.
+// Paths inside `then` (the run folder's earlier location) moved to `now`, everywhere in `value`.
+void relocate(nlohmann::json& value, const std::string& then, const std::string& now) {
+  if (value.is_string()) {
+    const auto& text = value.get_ref<const std::string&>();
+    if (text.size() > then.size() && text.compare(0, then.size(), then) == 0 && text[then.size()] == '/')
+      value = now + text.substr(then.size());
+  } else if (value.is_structured()) {
+    for (auto& element : value) relocate(element, then, now);
+  }
+}
+
+// The phase records of the summary a previous invocation left in out_dir, by round and phase,
+// with their paths where the folder is now.
 std::map<std::pair<int, std::string>, nlohmann::json> previous_records(const std::filesystem::path& out_dir) {
   std::map<std::pair<int, std::string>, nlohmann::json> records;
   std::ifstream in(out_dir / "summary.json");
   if (out_dir.empty() || !in) return records;
-  const auto summary = nlohmann::json::parse(in, nullptr, false);
+  auto summary = nlohmann::json::parse(in, nullptr, false);
   if (summary.is_discarded() || !summary.contains("rounds")) return records;
+  if (summary.contains("out_dir")) relocate(summary["rounds"], summary["out_dir"].get<std::string>(), out_dir.string());
   for (const auto& round : summary["rounds"])
     for (const auto& phase : round.value("phases", nlohmann::json::array()))
       records[{round.value("round", -1), phase.value("name", "")}] = phase;
@@ -76,7 +89,9 @@ void append_phase_record(const std::filesystem::path& out_dir, const graph::Phas
 }  // namespace
 
 nlohmann::json run_plan(const graph::RunPlan& plan, const PlanOptions& options) {
-  nlohmann::json summary = {{"config", plan.path.string()}, {"rounds", nlohmann::json::array()}};
+  // out_dir as this run saw it: paths in the reports below start with it (a moved folder's
+  // readers put its own location in its place).
+  nlohmann::json summary = {{"config", plan.path.string()}, {"out_dir", plan.out_dir.string()}, {"rounds", nlohmann::json::array()}};
   for (int round = 0; round <= plan.rounds; ++round)
     summary["rounds"].push_back({{"round", round}, {"phases", nlohmann::json::array()}});
   const auto previous = previous_records(plan.out_dir);
@@ -140,8 +155,8 @@ std::string summary_table(const nlohmann::json& summary) {
     text += trained ? fmt::format(" {:>8.4f} ", round["student"]["airush_score"].get<double>()) : fmt::format(" {:>8} ", "-");
     for (const auto& phase : round["phases"]) {
       text += fmt::format(" {} {:.1f} s", phase["name"].get<std::string>(), phase["wall_s"].get<double>());
-      if (phase.contains("cache")) text += fmt::format(" (cache {})", phase["cache"].get<std::string>());
-      else if (phase["skipped"].get<bool>()) text += " (up to date)";
+      if (phase["skipped"].get<bool>()) text += " (up to date)";
+      else if (phase.contains("cache")) text += fmt::format(" (cache {})", phase["cache"].get<std::string>());
       text += ";";
     }
     if (!text.empty() && text.back() == ';') text.pop_back();

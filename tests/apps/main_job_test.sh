@@ -26,19 +26,25 @@ small=(--set rounds=1 --set teacher.labeled.epochs=2 --set teacher.train.eval_ev
        --set student.mixed.epochs=1 --set student.mixed.balance_per_class=10 --set finetune.labeled.epochs=1)
 "$cli" run "$work/configs/ns.yaml" --out "$work/run" --progress 0 "${small[@]}" | tee "$work/first.log"
 
-for file in summary.json metrics.jsonl report.html run.json config.yaml run.log round0/last.pt round1/student/last.pt \
+for file in summary.json phases.jsonl report.html run.json config.yaml run.log round0/last.pt round1/student/last.pt \
             round1/last.pt round1/pseudo_labels.h5; do
   test -s "$work/run/$file" || { echo "missing $work/run/$file"; exit 1; }
 done
 grep -q "cache miss" "$work/first.log"
 
-# Rerun from the folder: everything is up to date, the teacher's cache is a hit.
-"$cli" run --resume "$work/run" --progress 0 | tee "$work/second.log"
+# Rerun from the moved folder: everything is up to date (the teacher's cache a hit), and the
+# summary keeps the timings of the run that did the work.
+cp "$work/run/summary.json" "$work/first.summary.json"
+mv "$work/run" "$work/moved"
+"$cli" run --resume "$work/moved" --progress 0 | tee "$work/second.log"
 grep -q "phase teacher (round 0) is up to date: skipped" "$work/second.log"
-grep -q "cache hit" "$work/second.log"
+grep -q '"cache":"hit"' <(tail -n 5 "$work/moved/phases.jsonl")
+[ "$(grep -c "(up to date)" "$work/second.log")" -eq 2 ] || { echo "FAIL: the rerun's summary table is not up to date in both rounds"; exit 1; }
+[ "$(grep -o '"wall_s": [0-9.e+-]*' "$work/moved/summary.json")" = "$(grep -o '"wall_s": [0-9.e+-]*' "$work/first.summary.json")" ] ||
+  { echo "FAIL: the rerun replaced the summary's timings"; exit 1; }
 
 source "$(dirname "$0")/render_report.sh"
-render_report "$work/run/report.html" "$work/report.png"
+render_report "$work/moved/report.html" "$work/report.png"  # curves and matrices found in the moved folder
 svgs=$(count_in_dom '<svg')
 series=$(count_in_dom 'class="series"')
 cells=$(count_in_dom 'class="cell"')
