@@ -1,11 +1,10 @@
 #include "apps/command.h"
+#include "models/tensor_memory.h"
 
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-
-#include <malloc.h>
 
 #include <exception>
 #include <iostream>
@@ -37,11 +36,7 @@ void print_error(const std::string& message) { fmt::print(stderr, "{}", error_li
 }  // namespace
 
 int main(int argc, char** argv) {
-  // glibc returns large blocks (batch tensors, conv workspaces) to the OS on every free and
-  // page-faults them back in on the next malloc: 2-3.5x slower convolutions on these machines.
-  // Keeping blocks up to 32 MiB in the heap removes that (same effect as GLIBC_TUNABLES).
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  semiflow::keep_freed_tensor_memory();
   // Logs, warnings and errors go to stderr; stdout is for data (JSON, CSV, tables asked for).
   spdlog::set_default_logger(spdlog::stderr_color_mt("semiflow"));
   CLI::App app{"semiflow: semi-supervised hierarchical image classification (Noisy Student, Meta Pseudo Labels)"};

@@ -1,9 +1,11 @@
 // Training and inference throughput of an EfficientNetV2 variant on the CPU, and in the same
 // run the same model, batch, size and threads in PyTorch-Python (model_speed_reference.py), with
-// the ratios. Timings alternate train and inference rounds and report medians, because on
-// shared 2-core machines load from outside shifts speeds between rounds.
+// the ratios. Rounds alternate: semiflow train, each reference's train, semiflow inference, each
+// reference's inference; a ratio is the median of the per-round ratios, because on shared
+// 2-core machines load from outside shifts speeds between rounds.
 #include "models/efficientnet_v2.h"
 #include "models/losses.h"
+#include "models/tensor_memory.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -14,9 +16,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -47,24 +54,87 @@ double images_per_second(const Args& args, Step&& step) {
   return static_cast<double>(args.steps * args.batch) / seconds;
 }
 
-// The reference's JSON line, or nothing when Python, torch or torchvision is missing.
-std::optional<nlohmann::json> run_reference(const Args& args, bool channels_last) {
-  const auto command =
-      fmt::format("'{}' '{}' --arch {} --classes {} --image-size {} --batch {} --threads {} --rounds {} --steps {}{} 2>&1",
-                  args.python, args.reference, args.arch, args.classes.front(), args.image_size, args.batch,
-                  args.threads, args.rounds, args.steps, channels_last ? " --channels-last" : "");
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return std::nullopt;
-  std::string output;
-  char buffer[4096];
-  while (const auto n = std::fread(buffer, 1, sizeof buffer, pipe.get())) output.append(buffer, n);
-  const int status = pclose(pipe.release());
-  const auto line_start = output.rfind('{');
-  if (status != 0 || line_start == std::string::npos) {
-    fmt::print(stderr, "PyTorch-Python reference not run ({}):\n{}\n", command, output);
-    return std::nullopt;
+// model_speed_reference.py --serve in a child process: one timed round per request, so that its
+// rounds interleave with semiflow's and each pair of rounds sees the machine in the same state.
+class Reference {
+ public:
+  // Nothing when Python, torch or torchvision is missing (the child's errors go to stderr).
+  static std::unique_ptr<Reference> start(const Args& args, bool channels_last) {
+    const std::vector<std::string> words = {args.python, args.reference, "--serve", "--arch", args.arch,
+                                            "--classes", std::to_string(args.classes.front()),
+                                            "--image-size", std::to_string(args.image_size),
+                                            "--batch", std::to_string(args.batch),
+                                            "--threads", std::to_string(args.threads),
+                                            "--steps", std::to_string(args.steps)};
+    std::vector<char*> argv;
+    for (const auto& word : words) argv.push_back(const_cast<char*>(word.c_str()));
+    if (channels_last) argv.push_back(const_cast<char*>("--channels-last"));
+    argv.push_back(nullptr);
+    // Close-on-exec: a second reference must not hold this one's stdin open (it would never end).
+    int requests[2], replies[2];
+    if (pipe2(requests, O_CLOEXEC) != 0 || pipe2(replies, O_CLOEXEC) != 0) return nullptr;
+    const pid_t pid = fork();
+    if (pid == 0) {
+      dup2(requests[0], STDIN_FILENO);
+      dup2(replies[1], STDOUT_FILENO);
+      for (int fd : {requests[0], requests[1], replies[0], replies[1]}) close(fd);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(requests[0]);
+    close(replies[1]);
+    std::unique_ptr<Reference> reference(new Reference(pid, fdopen(requests[1], "w"), fdopen(replies[0], "r")));
+    if (pid < 0 || !reference->read_reply(reference->info)) {
+      fmt::print(stderr, "PyTorch-Python reference not run: {} {}\n", args.python, args.reference);
+      return nullptr;
+    }
+    return reference;
   }
-  return nlohmann::json::parse(output.substr(line_start));
+
+  ~Reference() {
+    std::fclose(requests_);
+    std::fclose(replies_);
+    waitpid(pid_, nullptr, 0);
+  }
+
+  double round(const char* kind) {
+    nlohmann::json reply;
+    fmt::print(requests_, "{}\n", kind);
+    std::fflush(requests_);
+    if (!read_reply(reply)) throw std::runtime_error("the PyTorch-Python reference stopped answering");
+    return reply.at("images_per_s").get<double>();
+  }
+
+  nlohmann::json info;  // params, torch version
+
+ private:
+  Reference(pid_t pid, FILE* requests, FILE* replies) : pid_(pid), requests_(requests), replies_(replies) {}
+  bool read_reply(nlohmann::json& reply) {
+    char* line = nullptr;
+    std::size_t capacity = 0;
+    const bool got = getline(&line, &capacity, replies_) > 0;
+    if (got) reply = nlohmann::json::parse(line, nullptr, false);
+    std::free(line);
+    return got && !reply.is_discarded();
+  }
+
+  pid_t pid_;
+  FILE* requests_;
+  FILE* replies_;
+};
+
+struct Range {
+  double median, min, max;
+};
+
+Range range_of(const std::vector<double>& values) {
+  return {median(values), *std::min_element(values.begin(), values.end()), *std::max_element(values.begin(), values.end())};
+}
+
+std::vector<double> ratios(const std::vector<double>& ours, const std::vector<double>& theirs) {
+  std::vector<double> out;
+  for (std::size_t i = 0; i < ours.size(); ++i) out.push_back(ours[i] / theirs[i]);
+  return out;
 }
 
 }  // namespace
@@ -91,12 +161,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  semiflow::keep_freed_tensor_memory();  // as the CLI does
   at::set_num_threads(args.threads);
   torch::manual_seed(0);
   semiflow::EfficientNetV2 model(
       semiflow::EfficientNetV2Options(args.arch, args.classes).channels_last(args.channels_last));
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
-  const auto images = torch::randn({args.batch, 3, args.image_size, args.image_size});
+  // NHWC input for an NHWC model, as the reference's.
+  auto images = torch::randn({args.batch, 3, args.image_size, args.image_size});
+  if (args.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
   std::vector<torch::Tensor> label_columns;
   for (auto classes : args.classes) label_columns.push_back(torch::randint(classes, {args.batch}, torch::kLong));
   const auto labels = torch::stack(label_columns, 1);
@@ -116,29 +189,43 @@ int main(int argc, char** argv) {
   train_step();  // warm-up: oneDNN picks and caches its kernels on first use
   inference_step();
 
+  // Python's default memory layout is what a PyTorch user gets; its NHWC run compares like with like.
+  struct Side {
+    std::string key, name;
+    std::unique_ptr<Reference> reference;
+    std::vector<double> train, inference;
+  };
+  std::vector<Side> references;
+  if (!args.python.empty())
+    for (const bool channels_last : {false, true})
+      if (auto reference = Reference::start(args, channels_last))
+        references.push_back({channels_last ? "python_channels_last" : "python", channels_last ? " NHWC" : "", std::move(reference), {}, {}});
+
   std::vector<double> train, inference;
   for (int round = 0; round < args.rounds; ++round) {
     train.push_back(images_per_second(args, train_step));
+    for (auto& side : references) side.train.push_back(side.reference->round("train"));
     inference.push_back(images_per_second(args, inference_step));
+    for (auto& side : references) side.inference.push_back(side.reference->round("inference"));
   }
+  const Range ours_train = range_of(train), ours_inference = range_of(inference);
   nlohmann::json out = {{"arch", args.arch},
                         {"params", model->num_parameters()},
                         {"image_size", args.image_size},
                         {"batch", args.batch},
                         {"threads", args.threads},
                         {"channels_last", args.channels_last},
-                        {"train_images_per_s", median(train)},
-                        {"inference_images_per_s", median(inference)}};
-  if (!args.python.empty()) {
-    // Python's default memory layout is what a PyTorch user gets; its NHWC run compares like with like.
-    for (const bool channels_last : {false, true}) {
-      const auto reference = run_reference(args, channels_last);
-      if (!reference) break;
-      const std::string key = channels_last ? "python_channels_last" : "python";
-      out[key] = *reference;
-      out[key]["train_ratio"] = median(train) / reference->at("train_images_per_s").get<double>();
-      out[key]["inference_ratio"] = median(inference) / reference->at("inference_images_per_s").get<double>();
-    }
+                        {"train_images_per_s", ours_train.median},
+                        {"inference_images_per_s", ours_inference.median}};
+  for (const auto& side : references) {
+    const Range train_ratio = range_of(ratios(train, side.train)), inference_ratio = range_of(ratios(inference, side.inference));
+    out[side.key] = side.reference->info;
+    out[side.key]["train_images_per_s"] = median(side.train);
+    out[side.key]["inference_images_per_s"] = median(side.inference);
+    out[side.key]["train_ratio"] = train_ratio.median;
+    out[side.key]["train_ratio_range"] = {train_ratio.min, train_ratio.max};
+    out[side.key]["inference_ratio"] = inference_ratio.median;
+    out[side.key]["inference_ratio_range"] = {inference_ratio.min, inference_ratio.max};
   }
   if (args.json) {
     fmt::print("{}\n", out.dump());
@@ -148,18 +235,17 @@ int main(int argc, char** argv) {
       "semiflow {} ({} params) {}x{} batch {} threads {}{}: train {:.0f} images/s, inference {:.0f} images/s "
       "(medians of {} rounds; train {:.0f}-{:.0f}, inference {:.0f}-{:.0f})\n",
       args.arch, model->num_parameters(), args.image_size, args.image_size, args.batch, args.threads,
-      args.channels_last ? " NHWC" : "", median(train), median(inference), args.rounds,
-      *std::min_element(train.begin(), train.end()), *std::max_element(train.begin(), train.end()),
-      *std::min_element(inference.begin(), inference.end()), *std::max_element(inference.begin(), inference.end()));
-  for (const std::string key : {"python", "python_channels_last"}) {
-    if (!out.contains(key)) continue;
-    const auto& reference = out[key];
+      args.channels_last ? " NHWC" : "", ours_train.median, ours_inference.median, args.rounds, ours_train.min, ours_train.max,
+      ours_inference.min, ours_inference.max);
+  for (const auto& side : references) {
+    const auto& reference = out[side.key];
     fmt::print("PyTorch-Python {} ({} params, torch {}){}: train {:.0f} images/s, inference {:.0f} images/s; "
-               "semiflow/Python: train {:.2f}x, inference {:.2f}x\n",
-               args.arch, reference["params"].get<std::int64_t>(), reference["torch"].get<std::string>(),
-               key == "python" ? "" : " NHWC", reference["train_images_per_s"].get<double>(),
-               reference["inference_images_per_s"].get<double>(), reference["train_ratio"].get<double>(),
-               reference["inference_ratio"].get<double>());
+               "semiflow/Python, round by round: train {:.2f}x ({:.2f}-{:.2f}), inference {:.2f}x ({:.2f}-{:.2f})\n",
+               args.arch, reference["params"].get<std::int64_t>(), reference["torch"].get<std::string>(), side.name,
+               reference["train_images_per_s"].get<double>(), reference["inference_images_per_s"].get<double>(),
+               reference["train_ratio"].get<double>(), reference["train_ratio_range"][0].get<double>(),
+               reference["train_ratio_range"][1].get<double>(), reference["inference_ratio"].get<double>(),
+               reference["inference_ratio_range"][0].get<double>(), reference["inference_ratio_range"][1].get<double>());
   }
   return 0;
 }

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """PyTorch-Python reference for semiflow_bench_model_speed: the same EfficientNetV2 variant
 (torchvision's builder with semiflow's stage table scaled by width/depth), batch, input size,
-thread count and SGD step, timed the same way (alternating train/inference rounds, medians).
-Prints one JSON object. Run by the C++ benchmark; usable alone for checking."""
+thread count and SGD step, timed the same way. Alone it alternates train and inference rounds
+and prints one JSON object with the medians. With --serve (how the C++ benchmark runs it, so
+that its rounds interleave with semiflow's) it prints {"params", "torch"} once ready, then
+times one round per line read ("train" or "inference"), printing {"images_per_s"}."""
 import argparse
 import json
 import math
 import statistics
+import sys
 import time
 
 import torch
@@ -22,14 +25,24 @@ S_STAGES = [
     ("mb", 6, 3, 1, 128, 160, 9),
     ("mb", 6, 3, 2, 160, 256, 15),
 ]
-# semiflow's named variants of S that the reference can build (models/efficientnet_v2_arch.cpp).
-VARIANTS = {"tiny": (0.25, 0.25, 0.2), "s": (1.0, 1.0, 0.2)}
+# EfficientNetV2-B0's table (semiflow's "base", timm's tf_efficientnetv2_b0), stem 32.
+BASE_STAGES = [
+    ("fused", 1, 3, 1, 32, 16, 1),
+    ("fused", 4, 3, 2, 16, 32, 2),
+    ("fused", 4, 3, 2, 32, 48, 2),
+    ("mb", 4, 3, 2, 48, 96, 3),
+    ("mb", 6, 3, 1, 96, 112, 5),
+    ("mb", 6, 3, 2, 112, 192, 8),
+]
+# semiflow's named variants that the reference can build (models/efficientnet_v2_arch.cpp):
+# stage table, width, depth, dropout.
+VARIANTS = {"tiny": (S_STAGES, 0.25, 0.25, 0.2), "s": (S_STAGES, 1.0, 1.0, 0.2), "b0": (BASE_STAGES, 1.0, 1.0, 0.2)}
 
 
 def build(arch, classes):
-    width, depth, dropout = VARIANTS[arch]
+    stages, width, depth, dropout = VARIANTS[arch]
     setting = []
-    for block, expand, kernel, stride, cin, cout, layers in S_STAGES:
+    for block, expand, kernel, stride, cin, cout, layers in stages:
         cin, cout = _make_divisible(cin * width, 8), _make_divisible(cout * width, 8)
         layers = int(math.ceil(layers * depth))
         if block == "fused":
@@ -58,6 +71,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--channels-last", action="store_true", help="NHWC weights and input (not the default)")
+    parser.add_argument("--serve", action="store_true", help="time one round per line read from stdin")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -83,6 +97,12 @@ def main():
 
     train_step()
     inference_step()
+    if args.serve:
+        print(json.dumps({"params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}), flush=True)
+        steps = {"train": train_step, "inference": inference_step}
+        for line in sys.stdin:
+            print(json.dumps({"images_per_s": images_per_second(args.batch, args.steps, steps[line.strip()])}), flush=True)
+        return
     train, inference = [], []
     for _ in range(args.rounds):
         train.append(images_per_second(args.batch, args.steps, train_step))
