@@ -114,12 +114,13 @@ std::string clock(double seconds) {
 // place; otherwise (CI, files) a plain line per period, with every node's item counts.
 class ProgressMeter {
  public:
+  // Rates count from the phase's start: a node of the same name in an earlier phase is another.
+  void start_phase() { started_.clear(); }
+
   void show(const graph::GraphSnapshot& snap) {
     const graph::NodeStats* tracked = nullptr;
     for (const auto& node : snap.nodes)
       if (node.work_total > 0) tracked = &node;
-    if (snap.elapsed_s < last_elapsed_) started_.clear();  // a new phase
-    last_elapsed_ = snap.elapsed_s;
     std::string line;
     if (tracked) {
       auto [it, fresh] = started_.try_emplace(tracked->name, snap.elapsed_s, tracked->work_done);
@@ -148,7 +149,6 @@ class ProgressMeter {
 
  private:
   bool terminal_ = isatty(fileno(stderr)) != 0;
-  double last_elapsed_ = 0;
   std::map<std::string, std::pair<double, std::uint64_t>> started_;  // node -> (elapsed, done) when first seen
 };
 
@@ -203,17 +203,17 @@ void add_run(CLI::App& app) {
     }
     PlanOptions options;
     options.run.stop_requested = &interrupted;
+    const auto meter = std::make_shared<ProgressMeter>();
     // Progress lines are info-level output: --log-level warn (or above) hides them too.
     if (args->progress_s > 0 && spdlog::should_log(spdlog::level::info)) {
       options.run.progress_period = std::chrono::milliseconds(static_cast<long>(args->progress_s * 1000));
-      options.run.on_progress = [meter = std::make_shared<ProgressMeter>()](const graph::GraphSnapshot& snap) {
-        meter->show(snap);
-      };
+      options.run.on_progress = [meter](const graph::GraphSnapshot& snap) { meter->show(snap); };
     }
     const bool phased = plan.phases.size() > 1 || !plan.out_dir.empty();
     nlohmann::json stats = nlohmann::json::array();
     auto phase_started = std::chrono::steady_clock::now();
-    options.before_phase = [phased, text, &phase_started](const graph::Phase& phase) {
+    options.before_phase = [phased, text, &phase_started, meter](const graph::Phase& phase) {
+      meter->start_phase();
       if (phased) fmt::print(text, "== round {}: phase {} ==\n", phase.round, phase.name);
       fmt::print(text, "{}", graph::describe_pipeline(phase.config));
       phase_started = std::chrono::steady_clock::now();
