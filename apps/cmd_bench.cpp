@@ -1,19 +1,30 @@
 // `semiflow bench input`: the input pipeline's throughput against raw TurboJPEG decoding of the
-// same files on one core, measured in the same run.
+// same files on one core, measured in the same run. `semiflow bench train`: a config's training
+// phase end to end against a PyTorch-Python loop over the same images, rounds interleaved.
 #include "apps/command.h"
+#include "datasets/hierarchy.h"
 #include "datasets/image_codec.h"
 #include "datasets/manifest.h"
 #include "datasets/transforms.h"
 #include "graph/config.h"
+#include "graph/phases.h"
 #include "graph/runtime.h"
+#include "nodes/stream_facts.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <tbb/info.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 namespace fs = std::filesystem;
@@ -135,6 +146,284 @@ void run_input_bench(const InputBenchArgs& args) {
   if (photo_dir) fs::remove_all(*photo_dir);
 }
 
+struct TrainBenchArgs {
+  std::string config;
+  std::string phase;
+  int rounds = 3;
+  int epochs = 2;
+  std::string python = "/usr/bin/python3";
+  int workers = 1;
+  bool json = false;
+};
+
+bool has_node_of_type(const graph::Phase& phase, const std::string& type) {
+  return std::any_of(phase.config.nodes.begin(), phase.config.nodes.end(),
+                     [&type](const graph::NodeDef& node) { return node.type->schema.type_name() == type; });
+}
+
+// The phase named `name`, or without a name the first that trains; its first round when it repeats.
+const graph::Phase& training_phase(const graph::RunPlan& plan, const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& phase : plan.phases) {
+    if (name.empty() ? has_node_of_type(phase, "train") : phase.name == name) return phase;
+    if (std::find(names.begin(), names.end(), phase.name) == names.end()) names.push_back(phase.name);
+  }
+  if (name.empty()) throw std::runtime_error(fmt::format("{}: no phase has a train node", plan.path.string()));
+  throw std::runtime_error(fmt::format("{}: no phase named '{}' (phases: {})", plan.path.string(), name, fmt::join(names, ", ")));
+}
+
+// The benchmark reads the source's manifest in Python and times the trainer: one of each.
+const graph::NodeDef& only_node_of_type(const graph::Phase& phase, const std::string& type) {
+  const graph::NodeDef* found = nullptr;
+  for (const auto& node : phase.config.nodes) {
+    if (node.type->schema.type_name() != type) continue;
+    if (found) throw std::runtime_error(fmt::format("phase {}: bench train needs one {} node, not several", phase.name, type));
+    found = &node;
+  }
+  if (!found) throw std::runtime_error(fmt::format("phase {}: bench train needs a {} node", phase.name, type));
+  return *found;
+}
+
+// What a round needs of the phase, read once from the config as written.
+struct TrainPhase {
+  std::string name;
+  std::string prefix;  // what --set puts before a node's name: "PHASE." in a config with phases:
+  std::string source, train;
+  fs::path manifest, hierarchy;
+  graph::Params train_params;
+  std::int64_t batch_size = 0;
+  int graph_threads = 1, torch_threads = 1;
+};
+
+TrainPhase describe_phase(const TrainBenchArgs& args) {
+  const auto plan = graph::load_run_plan(args.config);
+  const graph::Phase& phase = training_phase(plan, args.phase);
+  const graph::NodeDef& source = only_node_of_type(phase, "source");
+  const graph::NodeDef& train = only_node_of_type(phase, "train");
+  const auto batch_size = facts::int_fact(phase.config.facts[train.inputs.front()], facts::kBatchSize);
+  if (!batch_size) throw std::runtime_error(fmt::format("phase {}: node {} is not fed batches of a known size", phase.name, train.name));
+  // A config with nodes: instead of phases: is the one phase "main", and --set names its nodes alone.
+  const bool phased = plan.phases.size() > 1 || phase.name != "main";
+  return {phase.name, phased ? phase.name + "." : "", source.name, train.name, source.params.get_path("manifest"),
+          train.params.get_path("hierarchy"), train.params, *batch_size, phase.config.graph_threads, phase.config.torch_threads};
+}
+
+// The phase shrunk to `epochs` epochs of a fresh model writing into `dir`, without validation
+// (validating on a test set is not training, and the reference does none).
+std::vector<std::string> round_overrides(const TrainPhase& phase, int epochs, const fs::path& dir) {
+  const std::string source = phase.prefix + phase.source + ".", train = phase.prefix + phase.train + ".";
+  return {"out_dir=" + dir.string(),
+          source + "epochs=" + std::to_string(epochs),
+          train + "out_dir=" + dir.string(),  // also where the config does not write through ${out_dir}
+          train + "resume=false",
+          train + "eval_manifest=''",
+          train + "best_metric=train_loss"};  // the default metric needs validation
+}
+
+struct Round {
+  double images, seconds;
+};
+
+// The phase as `semiflow run` runs it (run_plan runs each phase with run_pipeline), the graph's
+// construction (nodes, model) inside the time.
+Round semiflow_round(const TrainBenchArgs& args, const TrainPhase& phase, const fs::path& dir) {
+  const auto plan = graph::load_run_plan(args.config, round_overrides(phase, args.epochs, dir));
+  const auto start = std::chrono::steady_clock::now();
+  graph::run_pipeline(training_phase(plan, phase.name).config);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Counted as trained, one metrics.jsonl record per epoch, not assumed from the manifest.
+  double images = 0;
+  std::ifstream metrics(dir / "metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) images += nlohmann::json::parse(line).at("images").get<double>();
+  if (images == 0) throw std::runtime_error(fmt::format("phase {} trained no images", phase.name));
+  return {images, seconds};
+}
+
+// bench/train_reference.py --serve in a child process: one round per request, so that its
+// rounds interleave with semiflow's and each pair of rounds sees the machine in the same state.
+class TrainReference {
+ public:
+  // Nothing when Python, torch or torchvision is missing (the child's errors go to stderr).
+  static std::unique_ptr<TrainReference> start(const std::vector<std::string>& words) {
+    std::vector<char*> argv;
+    for (const auto& word : words) argv.push_back(const_cast<char*>(word.c_str()));
+    argv.push_back(nullptr);
+    int requests[2], replies[2];
+    if (pipe(requests) != 0 || pipe(replies) != 0) return nullptr;
+    const pid_t pid = fork();
+    if (pid == 0) {
+      dup2(requests[0], STDIN_FILENO);
+      dup2(replies[1], STDOUT_FILENO);
+      for (int fd : {requests[0], requests[1], replies[0], replies[1]}) close(fd);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(requests[0]);
+    close(replies[1]);
+    std::unique_ptr<TrainReference> reference(new TrainReference(pid, fdopen(requests[1], "w"), fdopen(replies[0], "r")));
+    if (pid < 0 || !reference->read_reply(reference->info)) {
+      fmt::print(stderr, "PyTorch-Python reference not run: {} {}\n", words[0], words[1]);
+      return nullptr;
+    }
+    return reference;
+  }
+
+  ~TrainReference() {
+    std::fclose(requests_);
+    std::fclose(replies_);
+    waitpid(pid_, nullptr, 0);
+  }
+
+  Round round() {
+    nlohmann::json reply;
+    fmt::print(requests_, "round\n");
+    std::fflush(requests_);
+    if (!read_reply(reply)) throw std::runtime_error("the PyTorch-Python reference stopped answering");
+    return {reply.at("images").get<double>(), reply.at("seconds").get<double>()};
+  }
+
+  nlohmann::json info;  // torch version, images per epoch
+
+ private:
+  TrainReference(pid_t pid, FILE* requests, FILE* replies) : pid_(pid), requests_(requests), replies_(replies) {}
+  bool read_reply(nlohmann::json& reply) {
+    char* line = nullptr;
+    std::size_t capacity = 0;
+    const bool got = getline(&line, &capacity, replies_) > 0;
+    if (got) reply = nlohmann::json::parse(line, nullptr, false);
+    std::free(line);
+    return got && !reply.is_discarded();
+  }
+
+  pid_t pid_;
+  FILE* requests_;
+  FILE* replies_;
+};
+
+// The reference's command line: the phase's data, model, optimizer and threads.
+std::vector<std::string> reference_words(const TrainBenchArgs& args, const TrainPhase& phase) {
+  const graph::Params& train = phase.train_params;
+  if (train.get_string("optimizer") != "sgd")
+    throw std::runtime_error(fmt::format("phase {}: the PyTorch-Python reference trains with SGD, node {} with {}; give --python ''",
+                                         phase.name, phase.train, train.get_string("optimizer")));
+  const Hierarchy hierarchy = Hierarchy::load(phase.hierarchy.string());
+  const HierarchyLevel& finest = hierarchy.levels().back();
+  std::vector<std::string> words = {args.python, SEMIFLOW_TRAIN_REFERENCE, "--serve",
+                                    "--manifest", phase.manifest.string(),
+                                    "--label-column", finest.name,
+                                    "--classes", std::to_string(finest.classes.size()),
+                                    "--arch", train.get_string("arch"),
+                                    "--channels", std::to_string(train.get_int("channels")),
+                                    "--image-size", std::to_string(train.get_int("image_size")),
+                                    "--batch", std::to_string(phase.batch_size),
+                                    "--lr", fmt::format("{}", train.get_float("lr")),
+                                    "--momentum", fmt::format("{}", train.get_float("momentum")),
+                                    "--nesterov", train.get_bool("nesterov") ? "1" : "0",
+                                    "--weight-decay", fmt::format("{}", train.get_float("weight_decay")),
+                                    "--clip-grad-norm", fmt::format("{}", train.get_float("clip_grad_norm")),
+                                    "--ema-decay", fmt::format("{}", train.get_float("ema_decay")),
+                                    "--threads", std::to_string(phase.torch_threads),
+                                    "--workers", std::to_string(args.workers),
+                                    "--epochs", std::to_string(args.epochs)};
+  for (const char* list : {"mean", "std"}) {
+    words.push_back(fmt::format("--{}", list));
+    for (double value : train.get_numbers(list)) words.push_back(fmt::format("{}", value));
+  }
+  return words;
+}
+
+struct Range {
+  double median, min, max;
+};
+
+Range range_of(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return {values[values.size() / 2], values.front(), values.back()};
+}
+
+// Removed however the benchmark ends: it holds checkpoints nobody asked for.
+struct TemporaryFolder {
+  fs::path path;
+  ~TemporaryFolder() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+void run_train_bench(const TrainBenchArgs& args) {
+  const TrainPhase phase = describe_phase(args);
+  std::unique_ptr<TrainReference> reference;
+  if (!args.python.empty()) reference = TrainReference::start(reference_words(args, phase));
+  const TemporaryFolder folder{fs::temp_directory_path() / fmt::format("semiflow_bench_train_{}", getpid())};
+  std::vector<double> ours, theirs, ratios;
+  Round semiflow_last{}, python_last{};
+  for (int round = 0; round < args.rounds; ++round) {
+    semiflow_last = semiflow_round(args, phase, folder.path / fmt::format("round{}", round));
+    ours.push_back(semiflow_last.images / semiflow_last.seconds);
+    if (!reference) continue;
+    python_last = reference->round();
+    theirs.push_back(python_last.images / python_last.seconds);
+    ratios.push_back(ours.back() / theirs.back());
+  }
+  const Range semiflow = range_of(ours);
+  nlohmann::json out = {{"config", args.config},
+                        {"phase", phase.name},
+                        {"epochs", args.epochs},
+                        {"rounds", args.rounds},
+                        {"graph_threads", phase.graph_threads},
+                        {"torch_threads", phase.torch_threads},
+                        {"images_per_round", semiflow_last.images},
+                        {"images_per_s", semiflow.median},
+                        {"images_per_s_range", {semiflow.min, semiflow.max}},
+                        {"images_per_s_rounds", ours}};
+  if (reference) {
+    const Range python = range_of(theirs), ratio = range_of(ratios);
+    out["python"] = {{"torch", reference->info.at("torch")},
+                     {"workers", args.workers},
+                     {"images_per_round", python_last.images},
+                     {"images_per_s", python.median},
+                     {"images_per_s_range", {python.min, python.max}},
+                     {"images_per_s_rounds", theirs},
+                     {"ratio", ratio.median},
+                     {"ratio_range", {ratio.min, ratio.max}}};
+  }
+  if (args.json) {
+    fmt::print("{}\n", out.dump());
+    return;
+  }
+  fmt::print("semiflow {} phase {} (graph {} threads, torch {}), {:.0f} images a round ({} epochs): train {:.0f} images/s "
+             "(median of {} rounds; {:.0f}-{:.0f})\n",
+             args.config, phase.name, phase.graph_threads, phase.torch_threads, semiflow_last.images, args.epochs,
+             semiflow.median, args.rounds, semiflow.min, semiflow.max);
+  if (!reference) return;
+  const auto& python = out["python"];
+  fmt::print("PyTorch-Python (torch {}, DataLoader num_workers {}, torch threads {}), {:.0f} images a round: train {:.0f} "
+             "images/s ({:.0f}-{:.0f}); semiflow/Python, round by round: {:.2f}x ({:.2f}-{:.2f})\n",
+             python["torch"].get<std::string>(), args.workers, phase.torch_threads, python_last.images,
+             python["images_per_s"].get<double>(), python["images_per_s_range"][0].get<double>(),
+             python["images_per_s_range"][1].get<double>(), python["ratio"].get<double>(), python["ratio_range"][0].get<double>(),
+             python["ratio_range"][1].get<double>());
+}
+
+void add_train_bench(CLI::App& bench) {
+  auto args = std::make_shared<TrainBenchArgs>();
+  auto* train = bench.add_subcommand(
+      "train", "A config's training phase end to end (decode -> augment -> batch -> train, as `semiflow run` runs it) "
+               "against a PyTorch-Python DataLoader loop on the same images; rounds interleaved");
+  train->add_option("config", args->config, "Pipeline config (YAML)")->required()->check(CLI::ExistingFile);
+  train->add_option("--phase", args->phase, "Phase to time (default: the first with a train node)");
+  train->add_option("--rounds", args->rounds, "Rounds, each semiflow then Python")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--epochs", args->epochs, "Epochs per round (the phase's source is shrunk to them)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  train->add_option("--python", args->python, "Interpreter with torch and torchvision; empty: no reference")->capture_default_str();
+  train->add_option("--workers", args->workers, "The reference's DataLoader num_workers")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  train->add_flag("--json", args->json, "One JSON object instead of text");
+  train->callback([args] { run_train_bench(*args); });
+}
+
 void install(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Benchmarks (ratios against a baseline measured in the same run)");
   bench->require_subcommand(1);
@@ -162,6 +451,7 @@ void install(CLI::App& app) {
     if (args->manifest.empty() && args->photos <= 0) throw CLI::ValidationError("--manifest or --photos", "give one of them");
     run_input_bench(*args);
   });
+  add_train_bench(*bench);
 }
 
 }  // namespace
