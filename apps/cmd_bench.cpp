@@ -2,6 +2,7 @@
 // same files on one core, measured in the same run. `semiflow bench train`: a config's training
 // phase end to end against a PyTorch-Python loop over the same images, rounds interleaved.
 #include "apps/command.h"
+#include "apps/served_process.h"
 #include "datasets/hierarchy.h"
 #include "datasets/image_codec.h"
 #include "datasets/manifest.h"
@@ -15,7 +16,6 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <tbb/info.h>
 #include <unistd.h>
 
@@ -239,67 +239,6 @@ Round semiflow_round(const TrainBenchArgs& args, const TrainPhase& phase, const 
   return {images, seconds};
 }
 
-// bench/train_reference.py --serve in a child process: one round per request, so that its
-// rounds interleave with semiflow's and each pair of rounds sees the machine in the same state.
-class TrainReference {
- public:
-  // Nothing when Python, torch or torchvision is missing (the child's errors go to stderr).
-  static std::unique_ptr<TrainReference> start(const std::vector<std::string>& words) {
-    std::vector<char*> argv;
-    for (const auto& word : words) argv.push_back(const_cast<char*>(word.c_str()));
-    argv.push_back(nullptr);
-    int requests[2], replies[2];
-    if (pipe(requests) != 0 || pipe(replies) != 0) return nullptr;
-    const pid_t pid = fork();
-    if (pid == 0) {
-      dup2(requests[0], STDIN_FILENO);
-      dup2(replies[1], STDOUT_FILENO);
-      for (int fd : {requests[0], requests[1], replies[0], replies[1]}) close(fd);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(requests[0]);
-    close(replies[1]);
-    std::unique_ptr<TrainReference> reference(new TrainReference(pid, fdopen(requests[1], "w"), fdopen(replies[0], "r")));
-    if (pid < 0 || !reference->read_reply(reference->info)) {
-      fmt::print(stderr, "PyTorch-Python reference not run: {} {}\n", words[0], words[1]);
-      return nullptr;
-    }
-    return reference;
-  }
-
-  ~TrainReference() {
-    std::fclose(requests_);
-    std::fclose(replies_);
-    waitpid(pid_, nullptr, 0);
-  }
-
-  Round round() {
-    nlohmann::json reply;
-    fmt::print(requests_, "round\n");
-    std::fflush(requests_);
-    if (!read_reply(reply)) throw std::runtime_error("the PyTorch-Python reference stopped answering");
-    return {reply.at("images").get<double>(), reply.at("seconds").get<double>()};
-  }
-
-  nlohmann::json info;  // torch version, images per epoch
-
- private:
-  TrainReference(pid_t pid, FILE* requests, FILE* replies) : pid_(pid), requests_(requests), replies_(replies) {}
-  bool read_reply(nlohmann::json& reply) {
-    char* line = nullptr;
-    std::size_t capacity = 0;
-    const bool got = getline(&line, &capacity, replies_) > 0;
-    if (got) reply = nlohmann::json::parse(line, nullptr, false);
-    std::free(line);
-    return got && !reply.is_discarded();
-  }
-
-  pid_t pid_;
-  FILE* requests_;
-  FILE* replies_;
-};
-
 // The reference's command line: the phase's data, model, optimizer and threads.
 std::vector<std::string> reference_words(const TrainBenchArgs& args, const TrainPhase& phase) {
   const graph::Params& train = phase.train_params;
@@ -352,8 +291,12 @@ struct TemporaryFolder {
 
 void run_train_bench(const TrainBenchArgs& args) {
   const TrainPhase phase = describe_phase(args);
-  std::unique_ptr<TrainReference> reference;
-  if (!args.python.empty()) reference = TrainReference::start(reference_words(args, phase));
+  std::unique_ptr<ServedProcess> reference;
+  if (!args.python.empty()) {
+    const auto words = reference_words(args, phase);
+    reference = ServedProcess::start(words);
+    if (!reference) fmt::print(stderr, "PyTorch-Python reference not run: {} {}\n", words[0], words[1]);
+  }
   const TemporaryFolder folder{fs::temp_directory_path() / fmt::format("semiflow_bench_train_{}", getpid())};
   std::vector<double> ours, theirs, ratios;
   Round semiflow_last{}, python_last{};
@@ -361,7 +304,8 @@ void run_train_bench(const TrainBenchArgs& args) {
     semiflow_last = semiflow_round(args, phase, folder.path / fmt::format("round{}", round));
     ours.push_back(semiflow_last.images / semiflow_last.seconds);
     if (!reference) continue;
-    python_last = reference->round();
+    const auto reply = reference->request("round");
+    python_last = {reply.at("images").get<double>(), reply.at("seconds").get<double>()};
     theirs.push_back(python_last.images / python_last.seconds);
     ratios.push_back(ours.back() / theirs.back());
   }

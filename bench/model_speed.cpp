@@ -6,6 +6,7 @@
 #include "models/efficientnet_v2.h"
 #include "models/losses.h"
 #include "models/tensor_memory.h"
+#include "apps/served_process.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -21,9 +22,6 @@
 #include <optional>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -54,74 +52,23 @@ double images_per_second(const Args& args, Step&& step) {
   return static_cast<double>(args.steps * args.batch) / seconds;
 }
 
-// model_speed_reference.py --serve in a child process: one timed round per request, so that its
-// rounds interleave with semiflow's and each pair of rounds sees the machine in the same state.
-class Reference {
- public:
-  // Nothing when Python, torch or torchvision is missing (the child's errors go to stderr).
-  static std::unique_ptr<Reference> start(const Args& args, bool channels_last) {
-    const std::vector<std::string> words = {args.python, args.reference, "--serve", "--arch", args.arch,
-                                            "--classes", std::to_string(args.classes.front()),
-                                            "--image-size", std::to_string(args.image_size),
-                                            "--batch", std::to_string(args.batch),
-                                            "--threads", std::to_string(args.threads),
-                                            "--steps", std::to_string(args.steps)};
-    std::vector<char*> argv;
-    for (const auto& word : words) argv.push_back(const_cast<char*>(word.c_str()));
-    if (channels_last) argv.push_back(const_cast<char*>("--channels-last"));
-    argv.push_back(nullptr);
-    // Close-on-exec: a second reference must not hold this one's stdin open (it would never end).
-    int requests[2], replies[2];
-    if (pipe2(requests, O_CLOEXEC) != 0 || pipe2(replies, O_CLOEXEC) != 0) return nullptr;
-    const pid_t pid = fork();
-    if (pid == 0) {
-      dup2(requests[0], STDIN_FILENO);
-      dup2(replies[1], STDOUT_FILENO);
-      for (int fd : {requests[0], requests[1], replies[0], replies[1]}) close(fd);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(requests[0]);
-    close(replies[1]);
-    std::unique_ptr<Reference> reference(new Reference(pid, fdopen(requests[1], "w"), fdopen(replies[0], "r")));
-    if (pid < 0 || !reference->read_reply(reference->info)) {
-      fmt::print(stderr, "PyTorch-Python reference not run: {} {}\n", args.python, args.reference);
-      return nullptr;
-    }
-    return reference;
-  }
+// model_speed_reference.py --serve for one layout: one timed round per request.
+std::unique_ptr<semiflow::cli::ServedProcess> start_reference(const Args& args, bool channels_last) {
+  std::vector<std::string> argv = {args.python, args.reference, "--serve", "--arch", args.arch,
+                                   "--classes", std::to_string(args.classes.front()),
+                                   "--image-size", std::to_string(args.image_size),
+                                   "--batch", std::to_string(args.batch),
+                                   "--threads", std::to_string(args.threads),
+                                   "--steps", std::to_string(args.steps)};
+  if (channels_last) argv.push_back("--channels-last");
+  auto reference = semiflow::cli::ServedProcess::start(argv);
+  if (!reference) fmt::print(stderr, "PyTorch-Python reference not run: {} {}\n", args.python, args.reference);
+  return reference;
+}
 
-  ~Reference() {
-    std::fclose(requests_);
-    std::fclose(replies_);
-    waitpid(pid_, nullptr, 0);
-  }
-
-  double round(const char* kind) {
-    nlohmann::json reply;
-    fmt::print(requests_, "{}\n", kind);
-    std::fflush(requests_);
-    if (!read_reply(reply)) throw std::runtime_error("the PyTorch-Python reference stopped answering");
-    return reply.at("images_per_s").get<double>();
-  }
-
-  nlohmann::json info;  // params, torch version
-
- private:
-  Reference(pid_t pid, FILE* requests, FILE* replies) : pid_(pid), requests_(requests), replies_(replies) {}
-  bool read_reply(nlohmann::json& reply) {
-    char* line = nullptr;
-    std::size_t capacity = 0;
-    const bool got = getline(&line, &capacity, replies_) > 0;
-    if (got) reply = nlohmann::json::parse(line, nullptr, false);
-    std::free(line);
-    return got && !reply.is_discarded();
-  }
-
-  pid_t pid_;
-  FILE* requests_;
-  FILE* replies_;
-};
+double round_of(semiflow::cli::ServedProcess& reference, const char* kind) {
+  return reference.request(kind).at("images_per_s").get<double>();
+}
 
 struct Range {
   double median, min, max;
@@ -192,21 +139,21 @@ int main(int argc, char** argv) {
   // Python's default memory layout is what a PyTorch user gets; its NHWC run compares like with like.
   struct Side {
     std::string key, name;
-    std::unique_ptr<Reference> reference;
+    std::unique_ptr<semiflow::cli::ServedProcess> reference;
     std::vector<double> train, inference;
   };
   std::vector<Side> references;
   if (!args.python.empty())
     for (const bool channels_last : {false, true})
-      if (auto reference = Reference::start(args, channels_last))
+      if (auto reference = start_reference(args, channels_last))
         references.push_back({channels_last ? "python_channels_last" : "python", channels_last ? " NHWC" : "", std::move(reference), {}, {}});
 
   std::vector<double> train, inference;
   for (int round = 0; round < args.rounds; ++round) {
     train.push_back(images_per_second(args, train_step));
-    for (auto& side : references) side.train.push_back(side.reference->round("train"));
+    for (auto& side : references) side.train.push_back(round_of(*side.reference, "train"));
     inference.push_back(images_per_second(args, inference_step));
-    for (auto& side : references) side.inference.push_back(side.reference->round("inference"));
+    for (auto& side : references) side.inference.push_back(round_of(*side.reference, "inference"));
   }
   const Range ours_train = range_of(train), ours_inference = range_of(inference);
   nlohmann::json out = {{"arch", args.arch},

@@ -1,0 +1,37 @@
+#pragma once
+// A child process that answers one JSON line per request line (the PyTorch-Python references run
+// with --serve), so that a benchmark can interleave its rounds with the reference's and each pair
+// of rounds sees the machine in the same state.
+#include <nlohmann/json.hpp>
+
+#include <sys/types.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace semiflow::cli {
+
+class ServedProcess {
+ public:
+  // Runs `argv` (argv[0] a path); its first line is `info`. Nothing when it cannot start or does
+  // not answer (a missing interpreter or module: the child's errors go to stderr).
+  static std::unique_ptr<ServedProcess> start(const std::vector<std::string>& argv);
+  ~ServedProcess();  // closes its stdin and waits for it to end
+
+  // Sends `line`, returns the answer; throws when the child stopped answering.
+  nlohmann::json request(const std::string& line);
+
+  nlohmann::json info;
+
+ private:
+  ServedProcess(pid_t pid, std::FILE* requests, std::FILE* replies) : pid_(pid), requests_(requests), replies_(replies) {}
+  bool read_reply(nlohmann::json& reply);
+
+  pid_t pid_;
+  std::FILE* requests_;
+  std::FILE* replies_;
+};
+
+}  // namespace semiflow::cli
