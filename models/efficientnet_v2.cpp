@@ -93,8 +93,22 @@ void ConvNormActImpl::reset() {
 }
 
 torch::Tensor ConvNormActImpl::forward(const torch::Tensor& x) {
+  if (!is_training() && !torch::GradMode::is_enabled()) {
+    auto y = folded_forward(x);
+    return activation_ ? torch::silu_(y) : y;  // in place: nothing keeps y for a backward pass
+  }
   auto y = norm_(conv_(x));
   return activation_ ? torch::silu(y) : y;
+}
+
+torch::Tensor ConvNormActImpl::folded_forward(const torch::Tensor& x) {
+  const auto scale = norm_->weight * torch::rsqrt(norm_->running_var + norm_->options.eps());
+  // Written into a tensor of the weight's own strides: an elementwise result of a depthwise or
+  // 1x1 weight could come out NCHW-strided (see reset()).
+  auto weight = torch::empty_like(conv_->weight);
+  torch::mul_out(weight, conv_->weight, scale.view({-1, 1, 1, 1}));
+  const auto bias = norm_->bias - norm_->running_mean * scale;
+  return torch::conv2d(x, weight, bias, stride_, (kernel_ - 1) / 2, 1, groups_);
 }
 
 std::int64_t ConvNormActImpl::count_macs(FeatureShape& shape) const { return conv2d_macs(*conv_, shape); }

@@ -48,6 +48,10 @@ class ConvNormActImpl : public torch::nn::Cloneable<ConvNormActImpl>, public Mac
   std::int64_t count_macs(FeatureShape& shape) const override;
 
  private:
+  // Inference (eval mode, no gradients): the convolution with the batch norm folded into its
+  // weights and bias, one pass over the activations fewer.
+  torch::Tensor folded_forward(const torch::Tensor& x);
+
   std::int64_t in_channels_, out_channels_, kernel_, stride_, groups_;
   bool activation_;
   torch::nn::Conv2d conv_{nullptr};
