@@ -271,15 +271,6 @@ std::vector<std::string> reference_words(const TrainBenchArgs& args, const Train
   return words;
 }
 
-struct Range {
-  double median, min, max;
-};
-
-Range range_of(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return {values[values.size() / 2], values.front(), values.back()};
-}
-
 // Removed however the benchmark ends: it holds checkpoints nobody asked for.
 struct TemporaryFolder {
   fs::path path;

@@ -4,11 +4,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <stdexcept>
 
 namespace semiflow::cli {
+
+Range range_of(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return {values[values.size() / 2], values.front(), values.back()};
+}
 
 std::unique_ptr<ServedProcess> ServedProcess::start(const std::vector<std::string>& words) {
   std::vector<char*> argv;

@@ -13,6 +13,12 @@
 
 namespace semiflow::cli {
 
+// The median and extremes of a benchmark's rounds (one value per round).
+struct Range {
+  double median, min, max;
+};
+Range range_of(std::vector<double> values);
+
 class ServedProcess {
  public:
   // Runs `argv` (argv[0] a path); its first line is `info`. Nothing when it cannot start or does

@@ -25,6 +25,9 @@
 
 namespace {
 
+using semiflow::cli::Range;
+using semiflow::cli::range_of;
+
 struct Args {
   std::string arch = "tiny";
   std::vector<std::int64_t> classes{10};
@@ -38,11 +41,6 @@ struct Args {
   std::string reference = SEMIFLOW_MODEL_SPEED_REFERENCE;
   bool json = false;
 };
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
 
 template <typename Step>
 double images_per_second(const Args& args, Step&& step) {
@@ -68,14 +66,6 @@ std::unique_ptr<semiflow::cli::ServedProcess> start_reference(const Args& args, 
 
 double round_of(semiflow::cli::ServedProcess& reference, const char* kind) {
   return reference.request(kind).at("images_per_s").get<double>();
-}
-
-struct Range {
-  double median, min, max;
-};
-
-Range range_of(const std::vector<double>& values) {
-  return {median(values), *std::min_element(values.begin(), values.end()), *std::max_element(values.begin(), values.end())};
 }
 
 std::vector<double> ratios(const std::vector<double>& ours, const std::vector<double>& theirs) {
@@ -167,8 +157,8 @@ int main(int argc, char** argv) {
   for (const auto& side : references) {
     const Range train_ratio = range_of(ratios(train, side.train)), inference_ratio = range_of(ratios(inference, side.inference));
     out[side.key] = side.reference->info;
-    out[side.key]["train_images_per_s"] = median(side.train);
-    out[side.key]["inference_images_per_s"] = median(side.inference);
+    out[side.key]["train_images_per_s"] = range_of(side.train).median;
+    out[side.key]["inference_images_per_s"] = range_of(side.inference).median;
     out[side.key]["train_ratio"] = train_ratio.median;
     out[side.key]["train_ratio_range"] = {train_ratio.min, train_ratio.max};
     out[side.key]["inference_ratio"] = inference_ratio.median;
