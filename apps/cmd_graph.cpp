@@ -11,6 +11,7 @@
 #include "graph/plugin.h"
 #include "graph/registry.h"
 #include "graph/runtime.h"
+#include "nodes/distributed.h"
 #include "nodes/rounds.h"
 
 #include <fmt/format.h>
@@ -160,6 +161,7 @@ void add_run(CLI::App& app) {
     std::string resume;
     double progress_s = 2.0;
     std::string stats_json;
+    double collective_timeout_s = 60;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("run", "Validate and run a pipeline config; Ctrl-C stops it cleanly, rerunning resumes");
@@ -176,8 +178,20 @@ void add_run(CLI::App& app) {
   out->excludes(resume);
   cmd->add_option("--progress", args->progress_s, "Seconds between progress lines (0: none)")->capture_default_str();
   cmd->add_option("--stats-json", args->stats_json, "Write the final per-node statistics here as JSON");
+  cmd->add_option("--collective-timeout", args->collective_timeout_s,
+                  "Seconds a distributed run (started by torchrun) waits for the other ranks, at the start and in "
+                  "every collective, before it fails")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->callback([args] {
     namespace fs = std::filesystem;
+    namespace distributed = nodes::distributed;
+    const auto launch = distributed::Launch::from_environment();
+    // Rank 0 speaks for the run: it alone writes the run folder's records and prints the tables;
+    // the other ranks show warnings and errors only (unless --log-level asked for more).
+    const bool root = launch.is_root();
+    if (!root && spdlog::get_level() == spdlog::level::info) spdlog::set_level(spdlog::level::warn);
+    distributed::join_world(launch, std::chrono::milliseconds(std::llround(args->collective_timeout_s * 1000)));
     RunSource source;
     fs::path run_dir;
     std::string command = "semiflow run";
@@ -196,7 +210,7 @@ void add_run(CLI::App& app) {
     // With the statistics on stdout, the human-readable tables go to stderr.
     std::FILE* text = args->stats_json == "-" ? stderr : stdout;
     std::optional<RunRecord> record;
-    if (!plan.out_dir.empty()) {
+    if (!plan.out_dir.empty() && root) {
       record.emplace(plan, source, command, args->overrides);
       log_into(plan.out_dir);
       spdlog::info("{}: {}", plan.out_dir.string(), command);
@@ -212,13 +226,15 @@ void add_run(CLI::App& app) {
     const bool phased = plan.phases.size() > 1 || !plan.out_dir.empty();
     nlohmann::json stats = nlohmann::json::array();
     auto phase_started = std::chrono::steady_clock::now();
-    options.before_phase = [phased, text, &phase_started, meter](const graph::Phase& phase) {
+    options.before_phase = [phased, text, root, &phase_started, meter](const graph::Phase& phase) {
       meter->start_phase();
+      phase_started = std::chrono::steady_clock::now();
+      if (!root) return;
       if (phased) fmt::print(text, "== round {}: phase {} ==\n", phase.round, phase.name);
       fmt::print(text, "{}", graph::describe_pipeline(phase.config));
-      phase_started = std::chrono::steady_clock::now();
     };
-    options.after_phase = [&stats, &record, text, &phase_started](const graph::Phase& phase, const graph::RunResult& result) {
+    options.after_phase = [&stats, &record, text, root, &phase_started](const graph::Phase& phase, const graph::RunResult& result) {
+      if (!root) return;
       if (isatty(fileno(stderr))) fmt::print(stderr, "\n");
       if (result.skipped) fmt::print(text, "phase {} (round {}) is up to date: skipped\n", phase.name, phase.round);
       else fmt::print(text, "{}{}", result.stats.to_table(), result.cancelled ? "stopped by interrupt\n" : "");
@@ -242,12 +258,12 @@ void add_run(CLI::App& app) {
       throw;
     }
     restore_signals();
-    if (phased) fmt::print(text, "{}summary: {}\n", summary_table(summary), (plan.out_dir / "summary.json").string());
-    if (!plan.out_dir.empty()) {
+    if (phased && root) fmt::print(text, "{}summary: {}\n", summary_table(summary), (plan.out_dir / "summary.json").string());
+    if (!plan.out_dir.empty() && root) {
       write_report(plan.out_dir, plan.out_dir / "report.html");
       fmt::print(text, "report: {}\n", (plan.out_dir / "report.html").string());
     }
-    if (!args->stats_json.empty()) {
+    if (!args->stats_json.empty() && root) {
       *open_output(args->stats_json) << (phased ? stats : stats[0]["stats"]).dump(2) << '\n';
     }
     if (interrupted) {

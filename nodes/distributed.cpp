@@ -256,6 +256,28 @@ std::shared_ptr<Communicator> connect_group(const std::string& what, const c10::
   return std::make_shared<Group>(what, store, rank, size, device, timeout);
 }
 
+void Communicator::sum_values(std::vector<double>& values) {
+  if (size() == 1 || values.empty()) return;
+  auto tensor = torch::tensor(values, torch::kFloat64);
+  sum(tensor);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = tensor[static_cast<std::int64_t>(i)].item<double>();
+}
+
+std::vector<torch::Tensor> module_state(const torch::nn::Module& module) {
+  std::vector<torch::Tensor> state = module.parameters();
+  for (const auto& buffer : module.buffers()) state.push_back(buffer);
+  return state;
+}
+
+void seed_epoch(std::uint64_t seed, std::int64_t epoch, int rank) {
+  // splitmix64 of the three, so nearby seeds, epochs and ranks give unrelated streams.
+  std::uint64_t x = seed ^ (static_cast<std::uint64_t>(epoch) << 20) ^ (static_cast<std::uint64_t>(rank) << 48);
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  torch::manual_seed(x ^ (x >> 31));
+}
+
 // ----------------------------------------------------------------------------------------------
 
 GradientAverager::GradientAverager(std::shared_ptr<Communicator> group, const std::vector<torch::Tensor>& parameters,
@@ -339,6 +361,12 @@ void GradientAverager::synchronize() {
   }
   next_launch_ = 0;
   wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+double GradientAverager::take_wait_s() {
+  const double seconds = wait_s_;
+  wait_s_ = 0;
+  return seconds;
 }
 
 }  // namespace semiflow::nodes::distributed

@@ -10,6 +10,7 @@
 // same time never interleave differently on different ranks.
 #include <c10/core/Device.h>
 #include <torch/csrc/distributed/c10d/Store.hpp>
+#include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <chrono>
@@ -69,6 +70,8 @@ class Communicator {
   virtual std::int64_t start_sum(torch::Tensor& tensor) = 0;
   virtual void finish(std::int64_t handle) = 0;
   virtual void barrier() = 0;
+  // Sums each value over the ranks (in double precision), in place; blocks.
+  void sum_values(std::vector<double>& values);
 
  protected:
   Communicator(int rank, int size) : rank_(rank), size_(size) {}
@@ -82,6 +85,14 @@ class Communicator {
 // this way). `what` names the group in errors.
 std::shared_ptr<Communicator> connect_group(const std::string& what, const c10::intrusive_ptr<c10d::Store>& store,
                                             int rank, int size, c10::Device device, std::chrono::milliseconds timeout);
+
+// A module's parameters and buffers: what broadcast_from_root makes equal on every rank.
+std::vector<torch::Tensor> module_state(const torch::nn::Module& module);
+
+// Seeds the default generator (dropout, stochastic depth) for `epoch` on `rank` of a run of
+// several ranks: the ranks draw different masks, and a run resumed at an epoch draws what the
+// uninterrupted run drew.
+void seed_epoch(std::uint64_t seed, std::int64_t epoch, int rank);
 
 // Averages the gradients of `parameters` over the group, as torch's DistributedDataParallel
 // does: the gradients are copied into flat buckets of about `bucket_bytes` as backward produces
@@ -97,8 +108,8 @@ class GradientAverager {
   GradientAverager& operator=(const GradientAverager&) = delete;
   // After each backward, before the optimizer step.
   void synchronize();
-  // Seconds spent in synchronize(): communication that backward did not hide.
-  double wait_s() const { return wait_s_; }
+  // Seconds spent in synchronize() since the last call: communication backward did not hide.
+  double take_wait_s();
 
  private:
   struct Bucket {

@@ -8,6 +8,7 @@
 #include <tbb/parallel_for.h>
 #include <torch/torch.h>
 
+#include <numeric>
 #include <set>
 #include <stdexcept>
 
@@ -96,15 +97,20 @@ Batch EvalSet::batch(std::int64_t begin, std::int64_t end) const {
     batch.paths.push_back(paths_[index]);
     batch.indices.push_back(begin + i);
   }
-  if (labeled()) {
-    for (int level = 0; level < hierarchy_.num_levels(); ++level) {
-      auto labels = torch::empty({n}, torch::kInt64);
-      auto* data = labels.data_ptr<std::int64_t>();
-      for (std::int64_t i = 0; i < n; ++i) data[i] = labels_[static_cast<std::size_t>(begin + i)][level];
-      batch.labels.push_back(labels);
-    }
-  }
+  batch.labels = labels(begin, end);
   return batch;
+}
+
+std::vector<torch::Tensor> EvalSet::labels(std::int64_t begin, std::int64_t end) const {
+  std::vector<torch::Tensor> per_level;
+  if (!labeled()) return per_level;
+  for (int level = 0; level < hierarchy_.num_levels(); ++level) {
+    auto labels = torch::empty({end - begin}, torch::kInt64);
+    auto* data = labels.data_ptr<std::int64_t>();
+    for (std::int64_t i = begin; i < end; ++i) data[i - begin] = labels_[static_cast<std::size_t>(i)][level];
+    per_level.push_back(labels);
+  }
+  return per_level;
 }
 
 std::size_t EvalSet::image_bytes() const {
@@ -113,8 +119,11 @@ std::size_t EvalSet::image_bytes() const {
   return bytes;
 }
 
-void run_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
-               const std::function<void(const Batch& batch, const std::vector<torch::Tensor>& logits)>& consume) {
+namespace {
+
+void run_model_on(EfficientNetV2& model, const EvalSet& set, std::int64_t begin, std::int64_t end, int batch_size,
+                  torch::Device device,
+                  const std::function<void(const Batch& batch, const std::vector<torch::Tensor>& logits)>& consume) {
   if (batch_size < 1) throw std::invalid_argument(fmt::format("evaluation batch size must be at least 1 (got {})", batch_size));
   const auto expected = set.hierarchy().classes_per_level();
   const auto& heads = model->options.classes_per_level();
@@ -123,12 +132,19 @@ void run_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch:
                                             fmt::join(heads, "/"), set.hierarchy().source(), fmt::join(expected, "/")));
   torch::NoGradGuard no_grad;
   EvalModeGuard eval_mode(model);
-  for (std::int64_t begin = 0; begin < set.size(); begin += batch_size) {
-    const Batch batch = set.batch(begin, std::min<std::int64_t>(begin + batch_size, set.size()));
+  for (std::int64_t first = begin; first < end; first += batch_size) {
+    const Batch batch = set.batch(first, std::min<std::int64_t>(first + batch_size, end));
     std::vector<torch::Tensor> logits = model->forward(batch.images.to(device));
     for (auto& level_logits : logits) level_logits = level_logits.to(torch::kCPU);
     consume(batch, logits);
   }
+}
+
+}  // namespace
+
+void run_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
+               const std::function<void(const Batch& batch, const std::vector<torch::Tensor>& logits)>& consume) {
+  run_model_on(model, set, 0, set.size(), batch_size, device, consume);
 }
 
 EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device) {
@@ -137,6 +153,26 @@ EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int b
   HierarchicalMetrics metrics(set.hierarchy());
   run_model(model, set, batch_size, device,
             [&](const Batch& batch, const std::vector<torch::Tensor>& logits) { metrics.add(logits, batch.labels); });
+  return metrics.result();
+}
+
+EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
+                                nodes::distributed::Communicator& group) {
+  if (group.size() == 1) return evaluate_model(model, set, batch_size, device);
+  if (!set.labeled())
+    throw std::invalid_argument("evaluation needs a labeled manifest (its header names the hierarchy's levels)");
+  const auto classes = set.hierarchy().classes_per_level();
+  const std::int64_t total_classes = std::accumulate(classes.begin(), classes.end(), std::int64_t{0});
+  const std::int64_t begin = set.size() * group.rank() / group.size(), end = set.size() * (group.rank() + 1) / group.size();
+  auto all_logits = torch::zeros({set.size(), total_classes}, torch::kFloat32);
+  if (begin < end)
+    run_model_on(model, set, begin, end, batch_size, device, [&](const Batch& batch, const std::vector<torch::Tensor>& logits) {
+      const auto first = batch.indices.front();
+      all_logits.narrow(0, first, batch.size()).copy_(torch::cat(logits, 1));
+    });
+  group.sum(all_logits);
+  HierarchicalMetrics metrics(set.hierarchy());
+  metrics.add(all_logits.split_with_sizes(std::vector<std::int64_t>(classes.begin(), classes.end()), 1), set.labels(0, set.size()));
   return metrics.result();
 }
 

@@ -8,6 +8,7 @@
 #include "models/efficientnet_v2.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
+#include "nodes/distributed.h"
 #include "nodes/metrics.h"
 
 #include <c10/core/Device.h>
@@ -35,6 +36,8 @@ class EvalSet {
   const std::vector<std::string>& paths() const { return paths_; }
   // Images [begin, end) as a normalized batch with per-level labels (none when unlabeled).
   Batch batch(std::int64_t begin, std::int64_t end) const;
+  // The per-level labels of images [begin, end): [n] int64 each, -1 for unknown.
+  std::vector<torch::Tensor> labels(std::int64_t begin, std::int64_t end) const;
   // Bytes held by the preprocessed images.
   std::size_t image_bytes() const;
 
@@ -56,5 +59,9 @@ void run_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch:
 
 // Metrics of `model` on a labeled set (throws for an unlabeled one).
 EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device);
+// The same over the ranks of `group`: each runs the model on its contiguous part of the set, the
+// logits are gathered (summed into zeros), and every rank scores the whole set.
+EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
+                                nodes::distributed::Communicator& group);
 
 }  // namespace semiflow

@@ -113,7 +113,8 @@ class PseudoLabel : public Node {
           stream[facts::kEpochs] = facts::stated(p, "epochs", p.get_int("epochs"));
           const auto classes = classes_per_level(p);
           if (p.get_int("balance_per_class") > 0 && classes) {
-            const auto pseudo = p.get_int("balance_per_class") * classes->back();
+            const auto pseudo = static_cast<std::int64_t>(
+                Shard::of_this_process().size_of(static_cast<std::size_t>(p.get_int("balance_per_class") * classes->back())));
             const auto labeled = p.get_string("labeled_manifest").empty()
                                      ? 0
                                      : static_cast<std::int64_t>(static_cast<double>(pseudo) / p.get_float("unlabeled_ratio"));
@@ -234,7 +235,7 @@ class PseudoLabel : public Node {
       s.path = unlabeled_.image_path(unlabeled_.rows[static_cast<std::size_t>(rows[k])]);
       // Rows repeat (balancing duplicates, labeled images cycle), so augmentation seeds come from
       // the position in the epoch's stream, not the manifest row.
-      s.index = emitted_in_epoch_++;
+      s.index = shard_.position(emitted_in_epoch_++);
       s.epoch = epoch_;
       s.labels.assign(classes_.size(), -1);
       s.soft_targets.resize(classes_.size());
@@ -256,7 +257,7 @@ class PseudoLabel : public Node {
     const ManifestRow& row = labeled_->next();
     Sample s;
     s.path = labeled_->manifest().image_path(row);
-    s.index = emitted_in_epoch_++;
+    s.index = shard_.position(emitted_in_epoch_++);
     s.epoch = epoch_;
     s.labels = row.labels;
     s.soft_targets.resize(classes_.size());
@@ -266,15 +267,18 @@ class PseudoLabel : public Node {
   }
 
   void start_epoch() {
-    order_ = pool_;
+    std::vector<long> order = pool_;
+    if (shuffle_) {
+      Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(epoch_), 0);
+      shuffle_in_place(order, rng);
+    }
+    order_ = shard_.take(order);
     position_ = 0;
     labeled_emitted_ = 0;
     emitted_in_epoch_ = 0;
-    if (!shuffle_) return;
-    Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(epoch_), 0);
-    shuffle_in_place(order_, rng);
   }
 
+  Shard shard_ = Shard::of_this_process();
   Hierarchy hierarchy_;
   std::vector<int> classes_;  // per level
   double ratio_;

@@ -1,6 +1,7 @@
 #include "nodes/rounds.h"
 
 #include "nodes/checkpoint.h"
+#include "nodes/distributed.h"
 
 #include <fmt/format.h>
 
@@ -97,10 +98,14 @@ nlohmann::json run_plan(const graph::RunPlan& plan, const PlanOptions& options) 
   const auto previous = previous_records(plan.out_dir);
   nlohmann::json previous_model;
   int previous_round = -1;
+  // In a distributed run, a phase starts once every rank finished the one before (and rank 0
+  // wrote its checkpoints and caches, which the next phase reads); only rank 0 writes the run's records.
+  const auto ranks = nodes::distributed::connect("phases", c10::Device(c10::kCPU));
   for (const graph::Phase& phase : plan.phases) {
     if (options.before_phase) options.before_phase(phase);
     const auto started = std::chrono::steady_clock::now();
     const graph::RunResult result = graph::run_pipeline(phase.config, options.run);
+    ranks->barrier();
     const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (options.after_phase) options.after_phase(phase, result);
 
@@ -128,7 +133,7 @@ nlohmann::json run_plan(const graph::RunPlan& plan, const PlanOptions& options) 
       round["student"] = model;
       previous_model = model;
     }
-    if (!plan.out_dir.empty()) {
+    if (!plan.out_dir.empty() && ranks->is_root()) {
       write_summary(plan.out_dir, summary);
       append_phase_record(plan.out_dir, phase, record);
     }

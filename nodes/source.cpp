@@ -3,6 +3,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/sharding.h"
 #include "nodes/stream_facts.h"
 
 #include <fmt/format.h>
@@ -19,28 +20,23 @@ class Source : public Node {
  public:
   static NodeSchema schema() {
     return NodeSchema("source")
-        .doc("Reads a manifest and emits its images (as micro-batches of samples), shuffled per epoch.")
+        .doc("Reads a manifest and emits its images (as micro-batches of samples), shuffled per epoch; in a distributed run, this rank's shard.")
         .output("out", "samples")
         .required_param("manifest", ParamType::String, "manifest CSV (relative to the config file)")
         .param("hierarchy", "", "hierarchy YAML for a labeled manifest; empty for an unlabeled one")
         .param("epochs", 1, "passes over the data; 0 repeats without end (unlabeled streams)").at_least(0).safe_to_change()
         .param("shuffle", true, "reshuffle the order every epoch")
         .param("seed", 0, "seed of the shuffle (each epoch gets its own order)")
-        .param("rank", 0, "this process's shard (distributed runs read disjoint parts)").at_least(0)
-        .param("world_size", 1, "number of shards").at_least(1)
         .param("micro_batch", 32, "samples per emitted item").at_least(1)
         .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
           facts::require_file(p, "manifest", out, "make it with `semiflow data` or fix the path (relative to the config)");
           facts::require_file(p, "hierarchy", out, "fix the path (relative to the config)");
-          if (p.get_int("rank") >= p.get_int("world_size"))
-            out.error("rank", fmt::format("rank {} is not in 0..world_size-1 (world_size {})", p.get_int("rank"), p.get_int("world_size")));
         })
         .stream([](const Params& p, const std::vector<StreamFacts>&, Diagnostics&) {
           StreamFacts stream;
-          if (const auto rows = facts::manifest_rows(p.get_path("manifest").string())) {
-            const auto shard = (*rows - p.get_int("rank") + p.get_int("world_size") - 1) / p.get_int("world_size");
-            stream[facts::kItemsPerEpoch] = facts::stated(p, "manifest", shard);
-          }
+          if (const auto rows = facts::manifest_rows(p.get_path("manifest").string()))
+            stream[facts::kItemsPerEpoch] =
+                facts::stated(p, "manifest", static_cast<std::int64_t>(Shard::of_this_process().size_of(static_cast<std::size_t>(*rows))));
           if (p.get_int("epochs") > 0) stream[facts::kEpochs] = facts::stated(p, "epochs", p.get_int("epochs"));
           if (!p.get_string("hierarchy").empty())
             stream[facts::kLabeledManifest] = facts::stated(p, "manifest", p.get_string("manifest"));
@@ -54,18 +50,12 @@ class Source : public Node {
         shuffle_(params.get_bool("shuffle")),
         seed_(static_cast<std::uint64_t>(params.get_int("seed"))),
         micro_batch_(params.get_int("micro_batch")) {
-    const auto rank = params.get_int("rank");
-    const auto world_size = params.get_int("world_size");
-    if (world_size < 1 || rank < 0 || rank >= world_size)
-      throw std::invalid_argument(fmt::format("rank {} is not in 0..world_size-1 (world_size {})", rank, world_size));
     if (micro_batch_ < 1) throw std::invalid_argument("micro_batch must be at least 1");
     if (epochs_ < 0) throw std::invalid_argument("epochs must be >= 0 (0: repeat without end)");
     const std::string hierarchy_path = params.get_string("hierarchy");
     if (!hierarchy_path.empty()) hierarchy_ = std::make_unique<Hierarchy>(Hierarchy::load(params.get_path("hierarchy").string()));
     manifest_ = load_manifest(params.get_path("manifest").string(), hierarchy_.get());
-    for (std::size_t i = static_cast<std::size_t>(rank); i < manifest_.rows.size(); i += static_cast<std::size_t>(world_size))
-      shard_.push_back(i);
-    if (shard_.empty()) throw std::invalid_argument(fmt::format("{}: no rows for shard {} of {}", manifest_.source, rank, world_size));
+    if (manifest_.rows.empty()) throw std::invalid_argument(fmt::format("{}: the manifest lists no images", manifest_.source));
     start_epoch();
   }
 
@@ -93,11 +83,14 @@ class Source : public Node {
 
  private:
   void start_epoch() {
-    order_ = shard_;
+    std::vector<std::size_t> order(manifest_.rows.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    if (shuffle_) {
+      Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(epoch_), ~std::uint64_t{0});
+      shuffle_in_place(order, rng);
+    }
+    order_ = shard_.take(order);
     position_ = 0;
-    if (!shuffle_) return;
-    Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(epoch_), ~std::uint64_t{0});
-    shuffle_in_place(order_, rng);
   }
 
   std::int64_t epochs_;
@@ -106,7 +99,7 @@ class Source : public Node {
   std::int64_t micro_batch_;
   std::unique_ptr<Hierarchy> hierarchy_;
   Manifest manifest_;
-  std::vector<std::size_t> shard_;
+  Shard shard_ = Shard::of_this_process();
   std::vector<std::size_t> order_;
   std::size_t position_ = 0;
   std::int64_t epoch_ = 0;

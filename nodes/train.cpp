@@ -93,7 +93,8 @@ class Train : public TrainingLoop {
       labeled = load_manifest(params.get_path("labeled_manifest").string(), &hierarchy());
     class_weights_ = resolve_class_weights(params.get_string("class_weights"), labeled ? &*labeled : nullptr);
 
-    torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
+    seed_ = static_cast<std::uint64_t>(params.get_int("seed"));
+    torch::manual_seed(seed_);
     model_ = EfficientNetV2(model_options());
     if (!params.get_string("init_checkpoint").empty()) load_weights(params.get_path("init_checkpoint").string(), model_);
     model_->to(device());
@@ -115,6 +116,11 @@ class Train : public TrainingLoop {
     if (!has_eval_set() && best_metric_ != "train_loss")
       throw std::invalid_argument(fmt::format("best_metric '{}' needs eval_manifest; or use best_metric: train_loss", best_metric_));
     resume_or_start(params.get_bool("resume"), "resume: false to start over");
+    // Every rank starts from rank 0's weights (identical already when all built them from the
+    // same seed or read the same last.pt), and averages its gradients with the others'.
+    group().broadcast_from_root(distributed::module_state(*model_));
+    if (ema_) group().broadcast_from_root(distributed::module_state(*ema_->average()));
+    averager_.emplace(group_ptr(), model_->parameters());
   }
 
  private:
@@ -150,6 +156,7 @@ class Train : public TrainingLoop {
   void begin_epoch(std::int64_t index) override {
     loss_sums_.assign(hierarchy().num_levels(), 0.0);
     total_loss_sum_ = 0;
+    if (group().size() > 1) distributed::seed_epoch(seed_, index, group().rank());
     if (progressive_stages_ > 1 && dropout_final_ >= 0) {
       // Stage s of K spans epochs [s * E / K, (s + 1) * E / K); dropout rises linearly over the stages.
       const std::int64_t stage = index * progressive_stages_ / epochs();
@@ -188,6 +195,7 @@ class Train : public TrainingLoop {
                                            completed_epochs()));
     optimizer_->zero_grad();
     loss.total.backward();
+    averager_->synchronize();
     if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), clip_grad_norm_);
     lr_ = learning_rate_at(schedule_, steps());
     set_learning_rate(*optimizer_, lr_);
@@ -205,6 +213,12 @@ class Train : public TrainingLoop {
 
   std::string finish_epoch(nlohmann::json& record, bool validate) override {
     const double images = static_cast<double>(std::max<std::int64_t>(1, record["images"].get<std::int64_t>()));
+    std::vector<double> sums = loss_sums_;
+    sums.push_back(total_loss_sum_);
+    group().sum_values(sums);
+    total_loss_sum_ = sums.back();
+    std::copy(sums.begin(), sums.end() - 1, loss_sums_.begin());
+    if (group().size() > 1) record["communication_wait_s"] = averager_->take_wait_s();
     record["lr"] = lr_;
     record["dropout"] = model_->dropout();
     record["train_loss"] = total_loss_sum_ / images;
@@ -257,6 +271,8 @@ class Train : public TrainingLoop {
   double dropout_initial_ = 0;
   std::optional<ExponentialMovingAverage> ema_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::optional<distributed::GradientAverager> averager_;
+  std::uint64_t seed_ = 0;
   ScheduleConfig schedule_;
 
   double lr_ = 0;

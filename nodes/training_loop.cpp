@@ -33,12 +33,13 @@ TrainingLoop::TrainingLoop(const graph::Params& params, std::string type, std::i
   if (eval_every_ < 1) throw std::invalid_argument("eval_every must be at least 1");
   if (!params.get_string("eval_manifest").empty())
     eval_set_.emplace(EvalSet::load(params.get_path("eval_manifest").string(), hierarchy_, preprocessing_));
+  group_ = distributed::connect(name_, device_);
 }
 
 void TrainingLoop::resume_or_start(bool resume, const std::string& how_to_start_over) {
   fs::create_directories(out_dir_);
   if (!resume || !fs::exists(last_path())) {
-    if (fs::exists(metrics_path())) fs::remove(metrics_path());
+    if (group_->is_root() && fs::exists(metrics_path())) fs::remove(metrics_path());
     return;
   }
   const CheckpointMeta meta = read_checkpoint_meta(last_path().string());
@@ -58,7 +59,7 @@ void TrainingLoop::resume_or_start(bool resume, const std::string& how_to_start_
   // resumed saved none).
   if (up_to_date()) return;
   restore(meta);
-  keep_metrics_up_to(meta.epoch);
+  if (group_->is_root()) keep_metrics_up_to(meta.epoch);
   spdlog::info("{}: resumed from {} at epoch {} step {}; batches of epochs before {} are skipped", name_,
                last_path().string(), meta.epoch, meta.step, meta.epoch);
 }
@@ -114,7 +115,7 @@ nlohmann::json TrainingLoop::report() const {
 }
 
 EvaluationResult TrainingLoop::evaluate(EfficientNetV2& model) const {
-  return evaluate_model(model, *eval_set_, eval_batch_size_, device_);
+  return evaluate_model(model, *eval_set_, eval_batch_size_, device_, *group_);
 }
 
 void TrainingLoop::start_epoch(std::int64_t index) {
@@ -131,10 +132,13 @@ void TrainingLoop::start_epoch(std::int64_t index) {
 void TrainingLoop::end_epoch() {
   const double train_s = std::chrono::duration<double>(Clock::now() - epoch_->started).count();
   const std::int64_t completed = epoch_->index + 1;
-  const double images_per_s = static_cast<double>(epoch_->images) / std::max(train_s, 1e-9);
+  auto images = torch::tensor({epoch_->images}, torch::kInt64);
+  group_->sum(images);  // of every rank
+  const auto all_images = images.item<std::int64_t>();
+  const double images_per_s = static_cast<double>(all_images) / std::max(train_s, 1e-9);
   nlohmann::json record = {{"epoch", completed},
                            {"step", step_},
-                           {"images", epoch_->images},
+                           {"images", all_images},
                            {"images_per_s", images_per_s},
                            {"train_s", train_s}};
   const bool validate = eval_set_ && (completed % eval_every_ == 0 || completed == epochs_);
@@ -143,7 +147,7 @@ void TrainingLoop::end_epoch() {
   // resumed run's earlier sessions too (time stopped, and checkpoint writes, not counted).
   const double before_s = last_record_.is_object() ? last_record_.value("elapsed_s", 0.0) : 0.0;
   record["elapsed_s"] = before_s + std::chrono::duration<double>(Clock::now() - epoch_->started).count();
-  append_json_line(metrics_path(), record);
+  if (group_->is_root()) append_json_line(metrics_path(), record);
   last_record_ = record;
   if (epoch_->steps != steps_per_epoch_ && !warned_steps_) {
     warned_steps_ = true;
@@ -162,7 +166,7 @@ void TrainingLoop::end_epoch() {
   meta.step = step_;
   meta.epoch = completed;
   meta.metrics = record;
-  save(std::move(meta));
+  if (group_->is_root()) save(std::move(meta));
   spdlog::info("{}: epoch {}/{} step {} {:.0f} img/s{}", name_, completed, epochs_, step_, images_per_s, summary);
   epoch_.reset();
 }

@@ -8,6 +8,10 @@
 // already finished epochs; sources reshuffle each epoch from their seed, so the batches that
 // follow are the ones an uninterrupted run would see.
 //
+// Distributed (nodes/distributed.h): every rank runs the loop on its shard of the stream; the
+// epoch's images and the node's sums are added up over the ranks, validation is split among them,
+// and only rank 0 writes metrics.jsonl and checkpoints. A resumed rank reads rank 0's last.pt.
+//
 // A base class rather than a member: the loop is the node's process/flush/report, and it calls
 // back into the node at each step, epoch end, save and restore.
 #include "datasets/hierarchy.h"
@@ -16,6 +20,7 @@
 #include "models/efficientnet_v2_options.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
+#include "nodes/distributed.h"
 #include "nodes/evaluation.h"
 
 #include <nlohmann/json.hpp>
@@ -61,7 +66,7 @@ class TrainingLoop : public graph::Node {
   // images_per_s, train_s) and, when `validate`, its validation; returns text for the log line.
   virtual std::string finish_epoch(nlohmann::json& record, bool validate) = 0;
   // Writes the node's checkpoint files for `meta` (the finished epoch, its record as metrics);
-  // last.pt must be written last: it marks the epoch as done.
+  // last.pt must be written last: it marks the epoch as done. Called on rank 0 only.
   virtual void save(CheckpointMeta meta) = 0;
   // Restores what save() wrote; `meta` is last.pt's, whose fingerprint matched.
   virtual void restore(const CheckpointMeta& meta) = 0;
@@ -80,7 +85,11 @@ class TrainingLoop : public graph::Node {
   // The 0-based epoch in progress; only inside step(), begin_epoch() and finish_epoch().
   std::int64_t epoch() const { return epoch_->index; }
   bool has_eval_set() const { return eval_set_.has_value(); }
+  // Validation on eval_manifest, split among the ranks; every rank gets the whole set's result.
   EvaluationResult evaluate(EfficientNetV2& model) const;
+  // This node's group of all ranks (a world of one outside a distributed run).
+  distributed::Communicator& group() const { return *group_; }
+  const std::shared_ptr<distributed::Communicator>& group_ptr() const { return group_; }
 
  private:
   struct EpochProgress {
@@ -109,6 +118,7 @@ class TrainingLoop : public graph::Node {
   EvalPreprocessing preprocessing_;
   EfficientNetV2Options options_;
   std::optional<EvalSet> eval_set_;
+  std::shared_ptr<distributed::Communicator> group_;
 
   std::int64_t step_ = 0;
   std::int64_t start_epoch_ = 0;

@@ -13,6 +13,7 @@
 #include "graph/node.h"
 #include "nodes/stream_facts.h"
 #include "nodes/labeled_cycle.h"
+#include "nodes/sharding.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -51,7 +52,9 @@ class TwoViewSource : public Node {
           stream[facts::kViews] = facts::stated(p, "weak and strong views", std::int64_t{2});
           stream[facts::kEpochs] = facts::stated(p, "epochs", p.get_int("epochs"));
           if (const auto rows = facts::manifest_rows(p.get_path("unlabeled_manifest").string()); rows && unlabeled >= 1)
-            stream[facts::kStepsPerEpoch] = facts::stated(p, "unlabeled_manifest", std::int64_t{(*rows + unlabeled - 1) / unlabeled});
+            stream[facts::kStepsPerEpoch] = facts::stated(
+                p, "unlabeled_manifest",
+                std::int64_t{(static_cast<std::int64_t>(Shard::of_this_process().size_of(static_cast<std::size_t>(*rows))) + unlabeled - 1) / unlabeled});
           return stream;
         })
         .param("seed", 0, "seed of the shuffles (each epoch and each labeled pass gets its own order)")
@@ -75,7 +78,7 @@ class TwoViewSource : public Node {
     if (labeled_.manifest().rows.empty())
       throw std::invalid_argument(fmt::format("{}: no rows", labeled_.manifest().source));
     if (unlabeled_.rows.empty()) throw std::invalid_argument(fmt::format("{}: no rows", unlabeled_.source));
-    const auto steps = (static_cast<std::int64_t>(unlabeled_.rows.size()) + unlabeled_per_step_ - 1) / unlabeled_per_step_;
+    const auto steps = (static_cast<std::int64_t>(shard_.size_of(unlabeled_.rows.size())) + unlabeled_per_step_ - 1) / unlabeled_per_step_;
     spdlog::info("{}: {} epochs of {} steps, each {} labeled + {} unlabeled images in two views ({} samples)",
                  params.node_name(), epochs_, steps, labeled_per_step_, unlabeled_per_step_,
                  labeled_per_step_ + 2 * unlabeled_per_step_);
@@ -97,7 +100,7 @@ class TwoViewSource : public Node {
       for (int view : {kWeakView, kStrongView}) {
         Sample s;
         s.path = unlabeled_.image_path(unlabeled_.rows[order_[k]]);
-        s.index = emitted_in_epoch_++;  // not the row: the two views must get different augmentation
+        s.index = shard_.position(emitted_in_epoch_++);  // not the row: the two views must get different augmentation
         s.epoch = epoch_;
         s.labels = unknown;             // -1 at every level, so the batch node takes them with labeled rows
         s.view = view;
@@ -114,7 +117,7 @@ class TwoViewSource : public Node {
     const ManifestRow& row = labeled_.next();
     Sample s;
     s.path = labeled_.manifest().image_path(row);
-    s.index = emitted_in_epoch_++;
+    s.index = shard_.position(emitted_in_epoch_++);
     s.epoch = epoch_;
     s.labels = row.labels;
     return s;
@@ -122,11 +125,12 @@ class TwoViewSource : public Node {
 
   void start_epoch() {
     Rng rng = Rng::for_item(seed_, static_cast<std::uint64_t>(epoch_), 0);
-    order_ = shuffled_indices(unlabeled_.rows.size(), rng);
+    order_ = shard_.take(shuffled_indices(unlabeled_.rows.size(), rng));
     position_ = 0;
     emitted_in_epoch_ = 0;
   }
 
+  Shard shard_ = Shard::of_this_process();
   Hierarchy hierarchy_;
   LabeledCycle labeled_;
   Manifest unlabeled_;

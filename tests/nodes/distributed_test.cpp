@@ -104,7 +104,9 @@ TEST_CASE("a bad or missing launch variable is named", "[distributed]") {
 }
 
 TEST_CASE("a group sums and broadcasts across ranks", "[distributed]") {
-  run_ranks(2, [](int rank, Communicator& group) {
+  torch::manual_seed(0);
+  const auto root_weight = torch::randn({4, 3, 2, 2});
+  run_ranks(2, [&](int rank, Communicator& group) {
     CHECK(group.size() == 2);
     CHECK(group.rank() == rank);
     auto t = torch::full({3}, rank + 1.0);
@@ -120,12 +122,10 @@ TEST_CASE("a group sums and broadcasts across ranks", "[distributed]") {
     CHECK(torch::equal(b, torch::full({4}, 10.0)));
 
     // Any strides and dtypes: a channels-last weight and an int64 counter.
-    torch::manual_seed(rank);
-    auto weight = torch::randn({4, 3, 2, 2}).contiguous(torch::MemoryFormat::ChannelsLast);
+    auto weight = (root_weight + rank).contiguous(torch::MemoryFormat::ChannelsLast);
     auto counter = torch::full({}, rank + 5, torch::kInt64);
     group.broadcast_from_root({weight, counter});
-    torch::manual_seed(0);
-    CHECK(torch::equal(weight, torch::randn({4, 3, 2, 2})));
+    CHECK(torch::equal(weight, root_weight));
     CHECK(weight.is_contiguous(torch::MemoryFormat::ChannelsLast));
     CHECK(counter.item<std::int64_t>() == 5);
     group.barrier();
@@ -157,11 +157,10 @@ TEST_CASE("two ranks with half batches train the same weights as one rank with t
 
   std::vector<torch::nn::Sequential> halves(2);
   run_ranks(2, [&](int rank, Communicator& group) {
-    torch::manual_seed(100 + rank);  // different initial weights: the broadcast makes them rank 0's
-    auto net = small_net();
-    if (rank == 0) {
+    auto net = small_net();  // initial weights differ by rank: the broadcast makes them rank 0's
+    {
       torch::NoGradGuard no_grad;
-      for (std::size_t i = 0; i < initial.size(); ++i) net->parameters()[i].copy_(initial[i]);
+      for (std::size_t i = 0; i < initial.size(); ++i) net->parameters()[i].copy_(initial[i] + rank);
     }
     group.broadcast_from_root(net->parameters());
     halves[rank] = train(net, group, images.narrow(0, 4 * rank, 4), labels.narrow(0, 4 * rank, 4));
