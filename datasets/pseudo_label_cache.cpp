@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 
 namespace semiflow {
@@ -674,6 +675,50 @@ std::vector<std::string> verify_cache(const std::string& path) {
     problems.push_back(fmt::format("{} (damaged data)", e.what()));
   }
   return problems;
+}
+
+void merge_interleaved_shards(const std::vector<std::string>& shards, const std::string& path, const CacheHeader& header,
+                              CacheWriterOptions options) {
+  const long count = static_cast<long>(shards.size());
+  if (count < 1) throw std::invalid_argument(fmt::format("{}: no shards to merge", path));
+  const long rows = header.rows_expected, per_shard = (rows + count - 1) / count;
+  std::vector<std::unique_ptr<PseudoLabelCacheReader>> readers;
+  for (long s = 0; s < count; ++s) {
+    const auto& shard = shards[static_cast<std::size_t>(s)];
+    if (!std::filesystem::exists(shard))
+      throw std::runtime_error(fmt::format("{}: shard {} of {} is missing; rerun the teacher pass", shard, s, count));
+    readers.push_back(std::make_unique<PseudoLabelCacheReader>(shard));
+    const CacheHeader& got = readers.back()->header();
+    if (readers.back()->rows() != per_shard)
+      throw std::runtime_error(fmt::format("{}: shard {} of {} holds {} rows, not {}; rerun the teacher pass", shard, s, count,
+                                           readers.back()->rows(), per_shard));
+    if (got.fingerprints.teacher != header.fingerprints.teacher || got.fingerprints.manifest != header.fingerprints.manifest ||
+        got.fingerprints.preprocessing != header.fingerprints.preprocessing || got.level_names != header.level_names ||
+        got.classes_per_level != header.classes_per_level)
+      throw std::runtime_error(fmt::format("{}: shard {} of {} was made from other teachers, manifest, preprocessing or "
+                                           "levels than {}; rerun the teacher pass", shard, s, count, path));
+  }
+  PseudoLabelCacheWriter writer(path, header, options);
+  const long chunk = std::max(1L, options.chunk_rows);
+  for (long begin = writer.rows_written(); begin < rows; begin += chunk) {
+    const long end = std::min(rows, begin + chunk);
+    // Output rows [begin, end) come from rows [begin / S, (end - 1) / S] of every shard.
+    std::vector<CacheRows> parts;
+    const long first = begin / count;
+    for (const auto& reader : readers) parts.push_back(reader->read_range(first, std::min(per_shard, (end - 1) / count + 1)));
+    std::vector<std::string> ids;
+    std::vector<ProbabilityMatrix> levels;
+    for (const int classes : header.classes_per_level) levels.emplace_back(end - begin, classes);
+    for (long i = begin; i < end; ++i) {
+      const CacheRows& part = parts[static_cast<std::size_t>(i % count)];
+      const long row = i / count - first;
+      ids.push_back(part.ids[static_cast<std::size_t>(row)]);
+      for (std::size_t level = 0; level < levels.size(); ++level)
+        std::copy_n(part.probabilities[level].row(row), levels[level].classes, levels[level].row(i - begin));
+    }
+    writer.append(ids, levels);
+  }
+  writer.finish();
 }
 
 }  // namespace semiflow

@@ -140,6 +140,14 @@ class PseudoLabelCacheReader {
   std::unique_ptr<File> file_;
 };
 
+// Writes the complete cache `path` of header.rows_expected (N) rows from S shard caches, as the
+// ranks of a distributed teacher pass wrote them: row i is row i / S of shard i % S, each shard
+// holding ceil(N / S) rows (the last ones repeat the first rows, as the ranks' padded shards do).
+// A shard that is missing, incomplete, short, or made from other teachers, manifest or
+// preprocessing is an error naming it; nothing is filled in.
+void merge_interleaved_shards(const std::vector<std::string>& shards, const std::string& path, const CacheHeader& header,
+                              CacheWriterOptions options = {});
+
 // `semiflow cache inspect`: shape, header and per-level label/confidence summaries, streamed.
 struct CacheLevelSummary {
   std::string name;

@@ -196,7 +196,8 @@ class MplTrain : public TrainingLoop {
       throw std::invalid_argument(fmt::format("student_wait_steps {} leaves the student no step of the {} in the run",
                                               student_wait_steps_, total_steps));
 
-    torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
+    seed_ = static_cast<std::uint64_t>(params.get_int("seed"));
+    torch::manual_seed(seed_);
     teacher_ = EfficientNetV2(model_options());
     student_ = EfficientNetV2(model_options());
     if (!params.get_string("teacher_checkpoint").empty())
@@ -213,6 +214,12 @@ class MplTrain : public TrainingLoop {
     student_schedule_ = schedule_from(params, params.get_float("student_lr"), params.get_int("student_warmup_steps"),
                                       total_steps - student_wait_steps_);
     resume_or_start(params.get_bool("resume"), "resume: false to start over");
+    // Both models start from rank 0's weights on every rank, and average their gradients.
+    group().broadcast_from_root(distributed::module_state(*teacher_));
+    group().broadcast_from_root(distributed::module_state(*student_));
+    if (ema_) group().broadcast_from_root(distributed::module_state(*ema_->average()));
+    teacher_averager_.emplace(group_ptr(), teacher_->parameters());
+    student_averager_.emplace(group_ptr(), student_->parameters());
   }
 
   nlohmann::json report() const override {
@@ -290,6 +297,7 @@ class MplTrain : public TrainingLoop {
 
     teacher_optimizer_->zero_grad();
     teacher_loss.backward();
+    teacher_averager_->synchronize();
     const double teacher_lr = learning_rate_at(teacher_schedule_, step);
     clip_and_step(teacher_, *teacher_optimizer_, teacher_lr);
     window_.add("teacher_lr", teacher_lr);
@@ -313,20 +321,27 @@ class MplTrain : public TrainingLoop {
     check_finite(student_loss.total, "the student's loss", batch);
     student_optimizer_->zero_grad();
     student_loss.total.backward();
+    student_averager_->synchronize();
     const double student_lr = learning_rate_at(student_schedule_, steps() - student_wait_steps_);
     clip_and_step(student_, *student_optimizer_, student_lr);
     if (ema_) ema_->update(*student_);
 
-    std::vector<double> after;
+    std::vector<double> before_after = before;
     {
       torch::NoGradGuard no_grad;
-      after = student_labeled_loss(student_->forward(labeled_images), labels);
+      const auto after = student_labeled_loss(student_->forward(labeled_images), labels);
+      before_after.insert(before_after.end(), after.begin(), after.end());
     }
-    const std::vector<double> h = feedback_.update(before, after);
+    // The ranks' mean losses, so that every rank's feedback (and its baseline, which rank 0 saves) is the same.
+    group().sum_values(before_after);
+    for (auto& value : before_after) value /= group().size();
+    const std::vector<double> mean_before(before_after.begin(), before_after.begin() + static_cast<long>(before.size()));
+    const std::vector<double> after(before_after.begin() + static_cast<long>(before.size()), before_after.end());
+    const std::vector<double> h = feedback_.update(mean_before, after);
     const LevelLosses mpl = mpl_term(teacher_strong, h, level_weights_);
 
     window_.add("student_loss", values(student_loss.per_level));
-    window_.add("student_labeled_before", before);
+    window_.add("student_labeled_before", mean_before);
     window_.add("student_labeled_after", after);
     window_.add("loss_change", feedback_.last_change());
     window_.add("mpl_baseline", feedback_.baseline());
@@ -344,6 +359,7 @@ class MplTrain : public TrainingLoop {
     record["step"] = steps_done;
     record["epoch"] = epoch() + 1;
     record["student_steps"] = std::max<std::int64_t>(0, std::min(steps, steps_done - student_wait_steps_));
+    if (!group().is_root()) return;  // a step record is rank 0's window; epoch records are the ranks'
     append_json_line(out_dir() / "metrics.jsonl", record);
     const std::string& finest = hierarchy().level(hierarchy().num_levels() - 1).name;
     spdlog::info("{}: step {} teacher_loss={:.4f} mask[{}]={:.3f}{}", name(), steps_done, record["teacher_loss"].get<double>(),
@@ -354,7 +370,14 @@ class MplTrain : public TrainingLoop {
                      : std::string(" (student waiting)"));
   }
 
+  void begin_epoch(std::int64_t index) override {
+    if (group().size() > 1) distributed::seed_epoch(seed_, index, group().rank());
+  }
+
   std::string finish_epoch(nlohmann::json& record, bool validate) override {
+    if (group().size() > 1) {
+      record["communication_wait_s"] = teacher_averager_->take_wait_s() + student_averager_->take_wait_s();
+    }
     // The window is logged here, so it never spans an epoch and a checkpoint needs none of it.
     if (window_.steps() > 0) log_window(steps());
     record["type"] = "epoch";
@@ -413,6 +436,9 @@ class MplTrain : public TrainingLoop {
   ScheduleConfig teacher_schedule_;
   ScheduleConfig student_schedule_;
   TermWindow window_;
+  std::optional<distributed::GradientAverager> teacher_averager_;
+  std::optional<distributed::GradientAverager> student_averager_;
+  std::uint64_t seed_ = 0;
 };
 
 SEMIFLOW_REGISTER_NODE(MplTrain);

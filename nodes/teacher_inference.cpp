@@ -3,6 +3,11 @@
 // on the teacher weights, the unlabeled manifest and everything upstream in the graph (decode,
 // resize, normalization); when a complete cache with the same keys exists the node is up to date
 // and the graph is not run at all.
+//
+// Distributed: each rank labels its shard of the manifest (the source's, nodes/sharding.h) into
+// its own cache, `<cache>.shard<r>-of<W>`, with the same crash safety; once every rank is done,
+// rank 0 merges the shards into the cache (datasets: merge_interleaved_shards, which checks each
+// shard's rows) and removes them. The cache does not depend on the world size that made it.
 #include "datasets/hierarchy.h"
 #include "datasets/manifest.h"
 #include "datasets/pseudo_label_cache.h"
@@ -11,12 +16,15 @@
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
 #include "nodes/device.h"
+#include "nodes/distributed.h"
+#include "nodes/sharding.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -69,6 +77,7 @@ class TeacherInference : public Node {
     }
     CacheHeader header = CacheHeader::for_hierarchy(teachers_.front().hierarchy);
     header.rows_expected = static_cast<long>(manifest_paths_.size());
+    chunk_rows_ = params.get_int("chunk_rows");
     header.fingerprints.teacher = fingerprint_bytes(teacher_fingerprints);
     header.fingerprints.manifest = fingerprint_file(manifest_path);
     header.fingerprints.preprocessing = fingerprint_bytes(fmt::format("{};flip={}", params.input_fingerprint(), flip_));
@@ -79,11 +88,15 @@ class TeacherInference : public Node {
       return;
     }
     spdlog::info("{}: {}", name_, status_.message);
+    header_ = header;
+    group_ = distributed::connect(name_, c10::Device(c10::kCPU));
+    CacheHeader shard_header = header;
+    shard_header.rows_expected = static_cast<long>(shard_.size_of(manifest_paths_.size()));
     CacheWriterOptions options;
-    options.chunk_rows = params.get_int("chunk_rows");
-    writer_.emplace(cache_path_, header, options);
+    options.chunk_rows = chunk_rows_;
+    writer_.emplace(shard_path(shard_.rank), shard_header, options);
     if (writer_->resumed())
-      spdlog::info("{}: resuming {}.partial after its first {} rows", name_, cache_path_, writer_->resumed_rows());
+      spdlog::info("{}: resuming {}.partial after its first {} rows", name_, shard_path(shard_.rank), writer_->resumed_rows());
   }
 
   bool up_to_date() const override { return status_.state == CacheState::hit; }
@@ -95,10 +108,13 @@ class TeacherInference : public Node {
     const std::int64_t n = batch.size();
     // A resumed cache already holds the first rows; only the rest are run.
     const std::int64_t skip = std::clamp<std::int64_t>(writer_->rows_written() - rows_seen_, 0, n);
+    const auto rows = static_cast<std::int64_t>(manifest_paths_.size());
+    const auto shard_rows = static_cast<std::int64_t>(shard_.size_of(manifest_paths_.size()));
     for (std::int64_t i = 0; i < n; ++i) {
-      const std::int64_t expected = rows_seen_ + i;
-      if (batch.indices[i] != expected || expected >= static_cast<std::int64_t>(manifest_paths_.size()) ||
-          batch.paths[i] != manifest_paths_[expected])
+      // This rank's k-th row is row (rank + k * world_size) mod N of the manifest.
+      const std::int64_t k = rows_seen_ + i;
+      const auto expected = static_cast<std::int64_t>(shard_.position(static_cast<std::uint64_t>(k))) % rows;
+      if (k >= shard_rows || batch.indices[i] != expected || batch.paths[i] != manifest_paths_[expected])
         throw std::runtime_error(fmt::format("{}: row {} arrived where row {} of the manifest was expected; give the "
                                              "source this node's manifest with shuffle: false and epochs: 1",
                                              batch.paths[i], batch.indices[i], expected));
@@ -122,17 +138,19 @@ class TeacherInference : public Node {
 
   void flush(Emitter&) override {
     if (!writer_) return;
-    if (writer_->rows_written() != static_cast<long>(manifest_paths_.size()))
+    const auto shard_rows = static_cast<long>(shard_.size_of(manifest_paths_.size()));
+    if (writer_->rows_written() != shard_rows)
       throw std::runtime_error(fmt::format("the stream ended after {} of {} manifest rows; {}.partial is kept for a resume",
-                                           writer_->rows_written(), manifest_paths_.size(), cache_path_));
+                                           writer_->rows_written(), shard_rows, shard_path(shard_.rank)));
     writer_->finish();
     writer_.reset();
+    if (shard_.count > 1) merge_shards();
     spdlog::info("{}: wrote {} ({} rows, {} inferred at {:.0f} images/s)", name_, cache_path_, manifest_paths_.size(),
                  inferred_, static_cast<double>(inferred_) / std::max(inference_s_, 1e-9));
   }
 
   WorkProgress progress() const override {
-    return {static_cast<std::uint64_t>(rows_done_.load()), manifest_paths_.size(), "images"};
+    return {static_cast<std::uint64_t>(rows_done_.load()), shard_.size_of(manifest_paths_.size()), "images"};
   }
 
   nlohmann::json report() const override {
@@ -146,6 +164,24 @@ class TeacherInference : public Node {
   }
 
  private:
+  // The cache itself in a world of one; rank r's part of it otherwise.
+  std::string shard_path(int rank) const {
+    return shard_.count == 1 ? cache_path_ : fmt::format("{}.shard{}-of{}", cache_path_, rank, shard_.count);
+  }
+
+  // Every rank has finished its shard: rank 0 merges them.
+  void merge_shards() {
+    group_->barrier();
+    if (!group_->is_root()) return;
+    std::vector<std::string> shards;
+    for (int rank = 0; rank < shard_.count; ++rank) shards.push_back(shard_path(rank));
+    CacheWriterOptions options;
+    options.chunk_rows = chunk_rows_;
+    merge_interleaved_shards(shards, cache_path_, header_, options);
+    for (const auto& shard : shards) std::filesystem::remove(shard);
+    spdlog::info("{}: merged the {} ranks' shards into {}", name_, shard_.count, cache_path_);
+  }
+
   // Mean over teachers (and flips) of each level's softmax.
   std::vector<torch::Tensor> average_probabilities(const torch::Tensor& images) {
     torch::NoGradGuard no_grad;
@@ -175,6 +211,10 @@ class TeacherInference : public Node {
   std::vector<LoadedModel> teachers_;
   std::vector<std::string> checkpoint_paths_;
   CacheStatus status_;
+  CacheHeader header_;
+  long chunk_rows_ = 1024;
+  Shard shard_ = Shard::of_this_process();
+  std::shared_ptr<distributed::Communicator> group_;
   std::optional<PseudoLabelCacheWriter> writer_;
   std::int64_t rows_seen_ = 0;
   std::atomic<std::int64_t> rows_done_{0};  // rows_seen_, for progress() from the monitoring thread

@@ -310,3 +310,49 @@ TEST_CASE("cache throughput, 60k rows x (2+6+10) classes", "[.cache_throughput]"
                << batch << ": " << batches * batch / random_s << " rows/s (" << random_s / batches * 1e3
                << " ms/batch); verify " << verify_s << " s");
 }
+
+namespace {
+
+// Shard s of `count` for a cache of `rows`: rows s, s + count, ... padded with the first rows.
+void write_shard(const std::string& path, long rows, long s, long count, long keep = -1) {
+  const long per_shard = (rows + count - 1) / count;
+  PseudoLabelCacheWriter writer(path, test_header(keep >= 0 ? keep : per_shard));
+  for (long k = 0; k < (keep >= 0 ? keep : per_shard); ++k) append_rows(writer, (s + k * count) % rows, (s + k * count) % rows + 1);
+  writer.finish();
+}
+
+}  // namespace
+
+TEST_CASE("shards of a distributed teacher pass merge into the single-process cache, row for row", "[pseudo_label_cache]") {
+  testing::TempDir dir;
+  const long rows = 11;  // 3 ranks: 4 rows each, the last shard's last row repeats row 0
+  std::vector<std::string> shards;
+  for (long s = 0; s < 3; ++s) {
+    shards.push_back(dir.file("c.h5.shard" + std::to_string(s)));
+    write_shard(shards.back(), rows, s, 3);
+  }
+  CacheWriterOptions options;
+  options.chunk_rows = 4;  // chunks that cut across the shards' rows
+  merge_interleaved_shards(shards, dir.file("c.h5"), test_header(rows), options);
+  const PseudoLabelCacheReader merged(dir.file("c.h5"));
+  CHECK(merged.rows() == rows);
+  std::vector<long> all(rows);
+  for (long r = 0; r < rows; ++r) all[static_cast<std::size_t>(r)] = r;
+  check_rows(merged, all);
+}
+
+TEST_CASE("a missing, short or foreign shard is refused by name", "[pseudo_label_cache]") {
+  testing::TempDir dir;
+  const std::vector<std::string> shards{dir.file("s0"), dir.file("s1")};
+  write_shard(shards[0], 6, 0, 2);
+  CHECK_THROWS_WITH(merge_interleaved_shards(shards, dir.file("c.h5"), test_header(6)),
+                    Contains("s1: shard 1 of 2 is missing"));
+  write_shard(shards[1], 6, 1, 2, 2);
+  CHECK_THROWS_WITH(merge_interleaved_shards(shards, dir.file("c.h5"), test_header(6)),
+                    Contains("s1: shard 1 of 2 holds 2 rows, not 3"));
+  write_shard(shards[1], 6, 1, 2);
+  auto other = test_header(6);
+  other.fingerprints.teacher = fingerprint_bytes("other weights");
+  CHECK_THROWS_WITH(merge_interleaved_shards(shards, dir.file("c.h5"), other), Contains("made from other teachers"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("c.h5")));
+}
