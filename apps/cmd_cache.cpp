@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 
@@ -131,12 +132,55 @@ void add_verify(CLI::App& cache) {
   });
 }
 
+// Row by row: ids, and every level's probabilities within `tolerance`.
+void add_diff(CLI::App& cache) {
+  struct Args {
+    std::string a, b;
+    double tolerance = 0;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = cache.add_subcommand("diff", "Compare two caches row by row (ids and probabilities); exit 1 when they differ");
+  cmd->add_option("a", args->a, "Cache file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("b", args->b, "Cache file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--tolerance", args->tolerance, "Largest absolute difference of a probability that counts as equal")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->callback([args] {
+    const PseudoLabelCacheReader a(args->a), b(args->b);
+    if (a.header().classes_per_level != b.header().classes_per_level || a.rows() != b.rows())
+      throw std::runtime_error(fmt::format("{} ({} rows, levels {}) and {} ({} rows, levels {}) differ in shape", args->a,
+                                           a.rows(), join_classes(a.header().classes_per_level), args->b, b.rows(),
+                                           join_classes(b.header().classes_per_level)));
+    long differing = 0, first = -1;
+    double largest = 0;
+    constexpr long kChunk = 4096;
+    for (long begin = 0; begin < a.rows(); begin += kChunk) {
+      const long end = std::min(a.rows(), begin + kChunk);
+      const CacheRows x = a.read_range(begin, end), y = b.read_range(begin, end);
+      for (long r = 0; r < end - begin; ++r) {
+        bool differs = x.ids[static_cast<std::size_t>(r)] != y.ids[static_cast<std::size_t>(r)];
+        for (std::size_t level = 0; level < x.probabilities.size(); ++level)
+          for (int c = 0; c < x.probabilities[level].classes; ++c) {
+            const double d = std::abs(double{x.probabilities[level].row(r)[c]} - double{y.probabilities[level].row(r)[c]});
+            largest = std::max(largest, d);
+            differs = differs || d > args->tolerance;
+          }
+        if (differs && differing++ == 0) first = begin + r;
+      }
+    }
+    fmt::print("{} rows; {} differ{}; largest probability difference {:.3g}\n", a.rows(), differing,
+               differing ? fmt::format(" (first: row {})", first) : "", largest);
+    if (differing) throw ExitStatus{1};
+  });
+}
+
 void install(CLI::App& app) {
-  auto* cache = app.add_subcommand("cache", "List, inspect and verify pseudo-label caches");
+  auto* cache = app.add_subcommand("cache", "List, inspect, verify and compare pseudo-label caches");
   cache->require_subcommand(1);
   add_ls(*cache);
   add_inspect(*cache);
   add_verify(*cache);
+  add_diff(*cache);
 }
 
 }  // namespace

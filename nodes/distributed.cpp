@@ -35,6 +35,8 @@ struct World {
   c10::intrusive_ptr<c10d::Store> store;
   std::chrono::milliseconds timeout = kDefaultTimeout;
   bool joined = false;
+  std::mutex mutex;
+  std::map<std::string, int> generations;  // groups connected so far, by name
 };
 
 World& world() {
@@ -244,10 +246,17 @@ void join_world(const Launch& launch, std::chrono::milliseconds timeout) {
 }
 
 std::shared_ptr<Communicator> connect(const std::string& name, c10::Device device) {
-  const World& w = world();
+  World& w = world();
   if (w.launch.world_size == 1) return std::make_shared<Solo>();
-  return connect_group(name, c10::make_intrusive<c10d::PrefixStore>(name, w.store), w.launch.rank, w.launch.world_size,
-                       device, w.timeout);
+  // A group's rendezvous keys stay in the store: the next group of the same name (a node of the
+  // next phase) gets fresh ones. Every rank builds the same phases, so the counts agree.
+  int generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(w.mutex);
+    generation = w.generations[name]++;
+  }
+  return connect_group(name, c10::make_intrusive<c10d::PrefixStore>(fmt::format("{}#{}", name, generation), w.store),
+                       w.launch.rank, w.launch.world_size, device, w.timeout);
 }
 
 std::shared_ptr<Communicator> connect_group(const std::string& what, const c10::intrusive_ptr<c10d::Store>& store, int rank,

@@ -115,6 +115,9 @@ nlohmann::json TrainingLoop::report() const {
 }
 
 EvaluationResult TrainingLoop::evaluate(EfficientNetV2& model) const {
+  // Batch-norm statistics are each rank's own while training; validation (like the checkpoint)
+  // uses rank 0's, as DDP's broadcast_buffers does, so every rank scores the same model.
+  group_->broadcast_from_root(model->buffers());
   return evaluate_model(model, *eval_set_, eval_batch_size_, device_, *group_);
 }
 

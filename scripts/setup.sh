@@ -4,10 +4,11 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libtorch-dev libtbb-dev libturbojpeg0-dev libjpeg-dev libpng-dev zlib1g-dev libhdf5-dev
+  libtorch-dev libgloo-dev libtbb-dev libturbojpeg0-dev libjpeg-dev libpng-dev zlib1g-dev libhdf5-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
   catch2 dataset-fashion-mnist
   chromium  # renders `semiflow report` pages in the report test
+  python3-torch  # torchrun, which starts distributed runs (and the distributed test's torchrun part)
 )
 
 missing=()
