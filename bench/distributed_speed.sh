@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Distributed speed of the main job's student phase (configs/fmnist_noisy_student.yaml, round 1):
+# 2 ranks x 1 torch thread against 1 rank x 1 torch thread and against 1 rank x 2 torch threads,
+# on this machine, rounds interleaved (A, B, C, A, B, C, ...) so that the machine's fast and slow
+# spells fall on every setting alike. Prints each round's student images/s, the ratios round by
+# round with their medians, and each step's communication wait (the part of the gradient sums
+# that backward did not hide) with its share of the step.
+#
+# Setup, once: a short teacher (2 epochs: its accuracy does not change the student's speed) and
+# its pseudo-labels over the unlabeled manifest; every measurement then copies them into a fresh
+# run folder and trains the student phase only for STUDENT_EPOCHS epochs of BALANCE_PER_CLASS
+# pseudo-labeled images per class (plus one labeled per four).
+#
+# Usage: bench/distributed_speed.sh [DATA_DIR (default data/fmnist)] [ROUNDS (default 3)]
+# Environment: BALANCE_PER_CLASS (default 1500), STUDENT_EPOCHS (default 1), WORK (default a temp dir).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cli=$root/build/semiflow
+data=$(realpath "${1:-$root/data/fmnist}")
+rounds=${2:-3}
+balance=${BALANCE_PER_CLASS:-1500}
+epochs=${STUDENT_EPOCHS:-1}
+[ -x "$cli" ] || { echo "error: $cli is not built; run scripts/build.sh" >&2; exit 1; }
+[ -s "$data/unlabeled.csv" ] || { echo "error: $data/unlabeled.csv is missing; make it with: $cli data fashion-mnist --out $data" >&2; exit 1; }
+work=${WORK:-$(mktemp -d)}
+mkdir -p "$work/configs" "$work/data"
+cp -r "$root"/configs/*.yaml "$root"/configs/recipes "$work/configs/"
+ln -sfn "$data" "$work/data/fmnist"
+cd "$work"
+config=configs/fmnist_noisy_student.yaml
+common=(--progress 0 --set rounds=1 --set teacher.labeled.epochs=2 --set student.mixed.balance_per_class="$balance"
+        --set student.mixed.epochs="$epochs" --set finetune.labeled.epochs=1)
+
+echo "setup: a 2-epoch teacher and its pseudo-labels in $work/prepared"
+"$cli" run "$config" --out prepared "${common[@]}" --set student.mixed.epochs=1 --set student.mixed.balance_per_class=10 \
+  > prepared.log 2>&1 || { tail -n 20 prepared.log; exit 1; }
+
+# measure NAME RANKS TORCH_THREADS: trains the student in a fresh copy; prints "images_per_s wait_s steps train_s".
+measure() {
+  local name=$1 ranks=$2 threads=$3 port=$((20000 + RANDOM % 20000))
+  rm -rf "$name" && mkdir -p "$name/round1" && cp -r prepared/round0 "$name/" && cp prepared/round1/pseudo_labels.h5 "$name/round1/"
+  local args=(run "$config" --out "$name" "${common[@]}" --set threads.torch="$threads")
+  if [ "$ranks" -eq 1 ]; then
+    "$cli" "${args[@]}" > "$name.log" 2>&1
+  else
+    local pids=()
+    for ((r = 0; r < ranks; r++)); do
+      RANK=$r WORLD_SIZE=$ranks LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$cli" "${args[@]}" > "$name.rank$r.log" 2>&1 &
+      pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid"; done
+  fi
+  python3 - "$name/round1/student/metrics.jsonl" <<'EOF'
+import json, sys
+records = [json.loads(line) for line in open(sys.argv[1])]
+images = sum(r["images"] for r in records)
+train_s = sum(r["train_s"] for r in records)
+wait_s = sum(r.get("communication_wait_s", 0.0) for r in records)
+print(images / train_s, wait_s, records[-1]["step"], train_s)
+EOF
+}
+
+declare -A rate wait steps train
+settings=("1x1:1:1" "2x1:2:1" "1x2:1:2")
+for ((round = 1; round <= rounds; round++)); do
+  for setting in "${settings[@]}"; do
+    IFS=: read -r name ranks threads <<< "$setting"
+    read -r r w s t < <(measure "$name" "$ranks" "$threads")
+    rate[$name.$round]=$r wait[$name.$round]=$w steps[$name.$round]=$s train[$name.$round]=$t
+    printf "round %d  %s (%d rank(s) x %d torch thread(s)): %6.0f student images/s" "$round" "$name" "$ranks" "$threads" "$r"
+    if [ "$ranks" -gt 1 ]; then
+      awk -v w="$w" -v s="$s" -v t="$t" 'BEGIN { printf ", communication wait %.1f ms a step (%.1f%% of the step)", 1000 * w / s, 100 * w / t }'
+    fi
+    echo
+  done
+done
+python3 - "$rounds" <<EOF
+import statistics, sys
+rounds = int(sys.argv[1])
+rate = {$(for k in "${!rate[@]}"; do printf '"%s": %s, ' "$k" "${rate[$k]}"; done)}
+for a, b in (("2x1", "1x1"), ("2x1", "1x2")):
+    ratios = [rate[f"{a}.{r}"] / rate[f"{b}.{r}"] for r in range(1, rounds + 1)]
+    print(f"{a} / {b}: {statistics.median(ratios):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+EOF
