@@ -6,9 +6,10 @@
 # round with their medians, and each step's communication wait (the part of the gradient sums
 # that backward did not hide) with its share of the step.
 #
-# Setup, once: a short teacher (2 epochs: its accuracy does not change the student's speed) and
-# its pseudo-labels over the unlabeled manifest; every measurement then copies them into a fresh
-# run folder and trains the student phase only for STUDENT_EPOCHS epochs of BALANCE_PER_CLASS
+# Setup, once per world size (a teacher trained with other steps per epoch is another run's): a
+# short teacher (2 epochs: its accuracy does not change the student's speed) and its
+# pseudo-labels over the unlabeled manifest; every measurement then copies them into a fresh run
+# folder and trains the student phase only for STUDENT_EPOCHS epochs of BALANCE_PER_CLASS
 # pseudo-labeled images per class (plus one labeled per four).
 #
 # Usage: bench/distributed_speed.sh [DATA_DIR (default data/fmnist)] [ROUNDS (default 3)]
@@ -31,25 +32,34 @@ config=configs/fmnist_noisy_student.yaml
 common=(--progress 0 --set rounds=1 --set teacher.labeled.epochs=2 --set student.mixed.balance_per_class="$balance"
         --set student.mixed.epochs="$epochs" --set finetune.labeled.epochs=1)
 
-echo "setup: a 2-epoch teacher and its pseudo-labels in $work/prepared"
-"$cli" run "$config" --out prepared "${common[@]}" --set student.mixed.epochs=1 --set student.mixed.balance_per_class=10 \
-  > prepared.log 2>&1 || { tail -n 20 prepared.log; exit 1; }
+# launch RANKS LOG CMD...: CMD in one process, or RANKS processes with torchrun's variables.
+launch() {
+  local ranks=$1 log=$2 port=$((20000 + RANDOM % 20000)) pids=() failed=0
+  shift 2
+  if [ "$ranks" -eq 1 ]; then "$@" > "$log" 2>&1 || failed=1; fi
+  for ((r = 0; r < ranks && ranks > 1; r++)); do
+    RANK=$r WORLD_SIZE=$ranks LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$@" > "$log.rank$r" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  if [ "$failed" -ne 0 ]; then
+    grep -h "error" "$log"* >&2 || true
+    echo "error: $* failed; see $log*" >&2
+    exit 1
+  fi
+}
+
+for ranks in 1 2; do
+  echo "setup: a 2-epoch teacher and its pseudo-labels on $ranks rank(s) in $work/prepared$ranks"
+  launch "$ranks" "prepared$ranks.log" "$cli" run "$config" --out "prepared$ranks" "${common[@]}" --set student.mixed.epochs=1 \
+    --set student.mixed.balance_per_class=10
+done
 
 # measure NAME RANKS TORCH_THREADS: trains the student in a fresh copy; prints "images_per_s wait_s steps train_s".
 measure() {
-  local name=$1 ranks=$2 threads=$3 port=$((20000 + RANDOM % 20000))
-  rm -rf "$name" && mkdir -p "$name/round1" && cp -r prepared/round0 "$name/" && cp prepared/round1/pseudo_labels.h5 "$name/round1/"
-  local args=(run "$config" --out "$name" "${common[@]}" --set threads.torch="$threads")
-  if [ "$ranks" -eq 1 ]; then
-    "$cli" "${args[@]}" > "$name.log" 2>&1
-  else
-    local pids=()
-    for ((r = 0; r < ranks; r++)); do
-      RANK=$r WORLD_SIZE=$ranks LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$cli" "${args[@]}" > "$name.rank$r.log" 2>&1 &
-      pids+=($!)
-    done
-    for pid in "${pids[@]}"; do wait "$pid"; done
-  fi
+  local name=$1 ranks=$2 threads=$3
+  rm -rf "$name" && mkdir -p "$name/round1" && cp -r "prepared$ranks/round0" "$name/" && cp "prepared$ranks/round1/pseudo_labels.h5" "$name/round1/"
+  launch "$ranks" "$name.log" "$cli" run "$config" --out "$name" "${common[@]}" --set threads.torch="$threads"
   python3 - "$name/round1/student/metrics.jsonl" <<'EOF'
 import json, sys
 records = [json.loads(line) for line in open(sys.argv[1])]
@@ -65,7 +75,8 @@ settings=("1x1:1:1" "2x1:2:1" "1x2:1:2")
 for ((round = 1; round <= rounds; round++)); do
   for setting in "${settings[@]}"; do
     IFS=: read -r name ranks threads <<< "$setting"
-    read -r r w s t < <(measure "$name" "$ranks" "$threads")
+    result=$(measure "$name" "$ranks" "$threads") || exit 1
+    read -r r w s t <<< "$result"
     rate[$name.$round]=$r wait[$name.$round]=$w steps[$name.$round]=$s train[$name.$round]=$t
     printf "round %d  %s (%d rank(s) x %d torch thread(s)): %6.0f student images/s" "$round" "$name" "$ranks" "$threads" "$r"
     if [ "$ranks" -gt 1 ]; then

@@ -49,6 +49,24 @@ grep -q "== round 0: phase main ==" supervised.rank0.log || fail "rank 0 printed
 ! grep -q "==\|summary:" supervised.rank1.log || fail "rank 1 printed the run's tables too"
 grep -q '"invocations"' two/run.json && [ "$(grep -c '"command"' two/run.json)" -eq 1 ] || fail "run.json is not one invocation"
 
+# The evaluate node scores the whole stream once, not each rank's shard: 999 images, so one rank's
+# shard repeats a row; rank 0 writes the metrics one process writes.
+head -1000 data/fmnist/test.csv > data/fmnist/test999.csv
+cat > configs/evaluate.yaml <<'YAML'
+nodes:
+  - {name: test, type: source, manifest: ../data/fmnist/test999.csv, hierarchy: ../data/fmnist/hierarchy.yaml, shuffle: false}
+  - {name: decode, type: decode, input: test, channels: 1}
+  - {name: resize, type: augment, input: decode, ops: [resize size=32]}
+  - {name: batch, type: batch, input: resize, mean: [0.286], std: [0.353]}
+  - {name: score, type: evaluate, input: batch, checkpoint: ../two/last.pt, output: ../eval.json}
+YAML
+"$cli" run configs/evaluate.yaml --progress 0 --set score.output="$work/eval1.json" > eval1.log 2>&1 || fail "evaluate in one process failed"
+ranks evaluate "$cli" run configs/evaluate.yaml --progress 0 --set score.output="$work/eval2.json"
+wait "$pid0" || fail "rank 0 of evaluate failed"
+wait "$pid1" || fail "rank 1 of evaluate failed"
+grep -q '"images": 999' eval2.json || fail "the 2-rank evaluate did not score each of the 999 images once"
+diff eval1.json eval2.json || fail "2 ranks' evaluate metrics differ from 1 process's"
+
 # 2. A killed rank: the other exits non-zero within the timeout, naming it; the last checkpoint stays.
 ranks killed "$cli" run configs/fmnist_supervised.yaml --out killed --progress 0 --collective-timeout 10
 for _ in $(seq 300); do [ -s killed/metrics.jsonl ] && break; sleep 0.1; done
