@@ -13,13 +13,14 @@
 # pseudo-labeled images per class (plus one labeled per four).
 #
 # Usage: bench/distributed_speed.sh [DATA_DIR (default data/fmnist)] [ROUNDS (default 3)]
-# Environment: BALANCE_PER_CLASS (default 1500), STUDENT_EPOCHS (default 1), WORK (default a temp dir).
+# Environment: BALANCE_PER_CLASS (default 0: every cached row, as many images whatever the short
+# teacher predicts), STUDENT_EPOCHS (default 1), WORK (default a temp dir).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cli=$root/build/semiflow
 data=$(realpath "${1:-$root/data/fmnist}")
 rounds=${2:-3}
-balance=${BALANCE_PER_CLASS:-1500}
+balance=${BALANCE_PER_CLASS:-0}
 epochs=${STUDENT_EPOCHS:-1}
 [ -x "$cli" ] || { echo "error: $cli is not built; run scripts/build.sh" >&2; exit 1; }
 [ -s "$data/unlabeled.csv" ] || { echo "error: $data/unlabeled.csv is missing; make it with: $cli data fashion-mnist --out $data" >&2; exit 1; }
@@ -29,8 +30,22 @@ cp -r "$root"/configs/*.yaml "$root"/configs/recipes "$work/configs/"
 ln -sfn "$data" "$work/data/fmnist"
 cd "$work"
 config=configs/fmnist_noisy_student.yaml
+ratio=4  # unlabeled images per labeled one in the student's stream (the shipped config's)
 common=(--progress 0 --set rounds=1 --set teacher.labeled.epochs=2 --set student.mixed.balance_per_class="$balance"
+        --set student.mixed.unlabeled_ratio=$ratio
         --set student.mixed.epochs="$epochs" --set finetune.labeled.epochs=1)
+
+# Steps of a rank's student epoch without balancing (then the stream cannot say): its shard of
+# the cached rows, one labeled image per unlabeled_ratio of them, in batches of 128.
+student_steps() {
+  awk -v n="$(($(wc -l < "$data/unlabeled.csv") - 1))" -v w="$1" -v r="$ratio" 'BEGIN {
+    shard = int((n + w - 1) / w); items = shard + int(shard / r); print int((items + 127) / 128) }'
+}
+
+# CPU seconds (user + system) of the finished child processes in `times` output FILE.
+children_cpu_s() {
+  sed -n 2p "$1" | awk '{ split($1, u, /[ms]/); split($2, k, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + k[1] * 60 + k[2] }'
+}
 
 # launch RANKS LOG CMD...: CMD in one process, or RANKS processes with torchrun's variables.
 launch() {
@@ -59,7 +74,14 @@ done
 measure() {
   local name=$1 ranks=$2 threads=$3
   rm -rf "$name" && mkdir -p "$name/round1" && cp -r "prepared$ranks/round0" "$name/" && cp "prepared$ranks/round1/pseudo_labels.h5" "$name/round1/"
-  launch "$ranks" "$name.log" "$cli" run "$config" --out "$name" "${common[@]}" --set threads.torch="$threads"
+  local wall_before=$SECONDS
+  times > "$name.times"  # the builtin in this shell: it counts this shell's children
+  launch "$ranks" "$name.log" "$cli" run "$config" --out "$name" "${common[@]}" --set threads.torch="$threads" \
+    --set student.train.steps_per_epoch="$(student_steps "$ranks")"
+  local wall=$((SECONDS - wall_before)) before
+  before=$(children_cpu_s "$name.times")
+  times > "$name.times"
+  echo "$(awk -v a="$(children_cpu_s "$name.times")" -v b="$before" 'BEGIN { print a - b }') $wall" > "$name.cpu"
   python3 - "$name/round1/student/metrics.jsonl" <<'EOF'
 import json, sys
 records = [json.loads(line) for line in open(sys.argv[1])]
@@ -78,7 +100,9 @@ for ((round = 1; round <= rounds; round++)); do
     result=$(measure "$name" "$ranks" "$threads") || exit 1
     read -r r w s t <<< "$result"
     rate[$name.$round]=$r wait[$name.$round]=$w steps[$name.$round]=$s train[$name.$round]=$t
-    printf "round %d  %s (%d rank(s) x %d torch thread(s)): %6.0f student images/s" "$round" "$name" "$ranks" "$threads" "$r"
+    read -r cpu wall < "$name.cpu"
+    printf "round %d  %s (%d rank(s) x %d torch thread(s)): %6.0f student images/s, %.1f cores busy over the run" "$round" "$name" \
+      "$ranks" "$threads" "$r" "$(awk -v c="$cpu" -v w="$wall" 'BEGIN { print (w > 0 ? c / w : 0) }')"
     if [ "$ranks" -gt 1 ]; then
       awk -v w="$w" -v s="$s" -v t="$t" 'BEGIN { printf ", communication wait %.1f ms a step (%.1f%% of the step)", 1000 * w / s, 100 * w / t }'
     fi
