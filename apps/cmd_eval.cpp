@@ -26,6 +26,7 @@ struct ModelArgs {
   std::string manifest;
   int batch_size = 256;
   std::string device = "cpu";
+  std::string precision = "fp32";
   int threads = 0;
 };
 
@@ -49,6 +50,9 @@ void add_model_options(CLI::App& cmd, ModelArgs& args) {
       },
       "DEVICE");
   cmd.add_option("--device", args.device, "Torch device: auto, cpu, cuda or cuda:N")->check(available_device)->capture_default_str();
+  cmd.add_option("--precision", args.precision, "fp32, or the forward pass autocast in bf16 (CPU, CUDA) or fp16 (CUDA)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
   cmd.add_option("--threads", args.threads, "Torch intra-op threads (0: all cores)")->capture_default_str();
 }
 
@@ -64,6 +68,7 @@ Prepared prepare(const ModelArgs& args) {
   at::set_num_threads(args.threads > 0 ? args.threads : static_cast<int>(std::thread::hardware_concurrency()));
   const auto start = std::chrono::steady_clock::now();
   const c10::Device device = resolve_device(args.device);
+  check_precision(parse_precision(args.precision), device.type());
   LoadedModel loaded = load_checkpoint_for_inference(args.checkpoint, device);
   EvalSet set = EvalSet::load(args.manifest, loaded.hierarchy, loaded.preprocessing);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -83,7 +88,8 @@ void add_eval(CLI::App& app) {
   cmd->callback([args, json] {
     auto prepared = prepare(*args);
     const auto start = std::chrono::steady_clock::now();
-    const auto result = evaluate_model(prepared.loaded.model, prepared.set, args->batch_size, prepared.device);
+    const auto result = evaluate_model(prepared.loaded.model, prepared.set, args->batch_size, prepared.device,
+                                       parse_precision(args->precision));
     const double seconds = seconds_since(start);
     if (*json) {
       auto out = result.to_json();
@@ -152,7 +158,8 @@ void add_predict(CLI::App& app) {
                   }
                   out << '\n';
                 }
-              });
+              },
+              parse_precision(args->precision));
     if (!out) throw std::runtime_error(fmt::format("{}: writing the predictions failed", *out_path));
     // A log line, not data: with --out - stdout holds the CSV only.
     spdlog::info("wrote {}: predictions for {} images", *out_path, prepared.set.size());

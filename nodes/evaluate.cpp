@@ -6,6 +6,7 @@
 #include "graph/node.h"
 #include "nodes/stream_facts.h"
 #include "nodes/batch.h"
+#include "models/precision.h"
 #include "nodes/checkpoint.h"
 #include "nodes/distributed.h"
 #include "nodes/metrics.h"
@@ -35,7 +36,11 @@ class Evaluate : public Node {
         .param("hierarchy", "",
                "hierarchy YAML the batches' labels follow; must equal the checkpoint's (default: the checkpoint's)")
         .param("device", "cpu", "torch device to run the model on, e.g. cpu or cuda:0").safe_to_change()
-        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) { facts::check_device(p, out); })
+        .param("precision", "fp32", "fp32, or the forward pass autocast in bf16 (CPU, CUDA) or fp16 (CUDA)").one_of({"fp32", "bf16", "fp16"})
+        .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
+          facts::check_device(p, out);
+          facts::check_precision(p, out);
+        })
         .serial("it runs one model and accumulates one set of metrics");
   }
 
@@ -43,6 +48,7 @@ class Evaluate : public Node {
       : checkpoint_(params.get_path("checkpoint").string()),
         output_(params.get_path("output").string()),
         device_(params.get_string("device")),
+        precision_(parse_precision(params.get_string("precision"))),
         loaded_(load_checkpoint_for_inference(checkpoint_, device_)) {
     if (!params.get_string("hierarchy").empty()) {
       const Hierarchy labels = Hierarchy::load(params.get_path("hierarchy").string());
@@ -60,7 +66,12 @@ class Evaluate : public Node {
     if (batch.labels.empty())
       throw std::runtime_error("evaluate: the batch has no labels; feed it from a labeled manifest");
     torch::NoGradGuard no_grad;
-    auto logits = loaded_.model->forward(batch.images.to(device_));
+    std::vector<torch::Tensor> logits;
+    {
+      AutocastGuard autocast(device_.type(), precision_);
+      logits = loaded_.model->forward(batch.images.to(device_));
+    }
+    for (auto& level : logits) level = level.to(torch::kFloat32);
     if (group_->size() == 1) {
       metrics_->add(logits, batch.labels);
       return;
@@ -121,6 +132,7 @@ class Evaluate : public Node {
   std::string checkpoint_;
   std::string output_;
   torch::Device device_;
+  Precision precision_;
   LoadedModel loaded_;
   std::optional<HierarchicalMetrics> metrics_;  // built once the checkpoint's hierarchy is known
   std::shared_ptr<distributed::Communicator> group_;

@@ -123,7 +123,8 @@ namespace {
 
 void run_model_on(EfficientNetV2& model, const EvalSet& set, std::int64_t begin, std::int64_t end, int batch_size,
                   torch::Device device,
-                  const std::function<void(const Batch& batch, const std::vector<torch::Tensor>& logits)>& consume) {
+                  const std::function<void(const Batch& batch, const std::vector<torch::Tensor>& logits)>& consume,
+                  Precision precision) {
   if (batch_size < 1) throw std::invalid_argument(fmt::format("evaluation batch size must be at least 1 (got {})", batch_size));
   const auto expected = set.hierarchy().classes_per_level();
   const auto& heads = model->options.classes_per_level();
@@ -134,8 +135,12 @@ void run_model_on(EfficientNetV2& model, const EvalSet& set, std::int64_t begin,
   EvalModeGuard eval_mode(model);
   for (std::int64_t first = begin; first < end; first += batch_size) {
     const Batch batch = set.batch(first, std::min<std::int64_t>(first + batch_size, end));
-    std::vector<torch::Tensor> logits = model->forward(batch.images.to(device));
-    for (auto& level_logits : logits) level_logits = level_logits.to(torch::kCPU);
+    std::vector<torch::Tensor> logits;
+    {
+      AutocastGuard autocast(device.type(), precision);
+      logits = model->forward(batch.images.to(device));
+    }
+    for (auto& level_logits : logits) level_logits = level_logits.to(torch::kCPU, torch::kFloat32);
     consume(batch, logits);
   }
 }
@@ -143,22 +148,24 @@ void run_model_on(EfficientNetV2& model, const EvalSet& set, std::int64_t begin,
 }  // namespace
 
 void run_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
-               const std::function<void(const Batch& batch, const std::vector<torch::Tensor>& logits)>& consume) {
-  run_model_on(model, set, 0, set.size(), batch_size, device, consume);
+               const std::function<void(const Batch& batch, const std::vector<torch::Tensor>& logits)>& consume,
+               Precision precision) {
+  run_model_on(model, set, 0, set.size(), batch_size, device, consume, precision);
 }
 
-EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device) {
+EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
+                                Precision precision) {
   if (!set.labeled())
     throw std::invalid_argument("evaluation needs a labeled manifest (its header names the hierarchy's levels)");
   HierarchicalMetrics metrics(set.hierarchy());
   run_model(model, set, batch_size, device,
-            [&](const Batch& batch, const std::vector<torch::Tensor>& logits) { metrics.add(logits, batch.labels); });
+            [&](const Batch& batch, const std::vector<torch::Tensor>& logits) { metrics.add(logits, batch.labels); }, precision);
   return metrics.result();
 }
 
 EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
-                                nodes::distributed::Communicator& group) {
-  if (group.size() == 1) return evaluate_model(model, set, batch_size, device);
+                                nodes::distributed::Communicator& group, Precision precision) {
+  if (group.size() == 1) return evaluate_model(model, set, batch_size, device, precision);
   if (!set.labeled())
     throw std::invalid_argument("evaluation needs a labeled manifest (its header names the hierarchy's levels)");
   const auto classes = set.hierarchy().classes_per_level();
@@ -169,7 +176,7 @@ EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int b
     run_model_on(model, set, begin, end, batch_size, device, [&](const Batch& batch, const std::vector<torch::Tensor>& logits) {
       const auto first = batch.indices.front();
       all_logits.narrow(0, first, batch.size()).copy_(torch::cat(logits, 1));
-    });
+    }, precision);
   group.sum(all_logits);
   HierarchicalMetrics metrics(set.hierarchy());
   metrics.add(all_logits.split_with_sizes(std::vector<std::int64_t>(classes.begin(), classes.end()), 1), set.labels(0, set.size()));

@@ -6,6 +6,7 @@
 #include "datasets/image.h"
 #include "datasets/transforms.h"
 #include "models/efficientnet_v2.h"
+#include "models/precision.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
 #include "nodes/distributed.h"
@@ -51,17 +52,20 @@ class EvalSet {
   std::vector<std::vector<int>> labels_;  // per image, per level; empty when unlabeled
 };
 
-// Runs `model` over the set in eval mode without gradients, `batch_size` images at a time, and
-// hands each batch with its logits (per level, on the CPU) to `consume`. The model's training
-// mode is restored afterwards, so training code can call this between epochs.
+// Runs `model` over the set in eval mode without gradients, `batch_size` images at a time (the
+// forward pass autocast in `precision`), and hands each batch with its logits (per level, fp32,
+// on the CPU) to `consume`. The model's training mode is restored afterwards, so training code
+// can call this between epochs.
 void run_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
-               const std::function<void(const Batch& batch, const std::vector<torch::Tensor>& logits)>& consume);
+               const std::function<void(const Batch& batch, const std::vector<torch::Tensor>& logits)>& consume,
+               Precision precision = Precision::fp32);
 
 // Metrics of `model` on a labeled set (throws for an unlabeled one).
-EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device);
+EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
+                                Precision precision = Precision::fp32);
 // The same over the ranks of `group`: each runs the model on its contiguous part of the set, the
 // logits are gathered (summed into zeros), and every rank scores the whole set.
 EvaluationResult evaluate_model(EfficientNetV2& model, const EvalSet& set, int batch_size, torch::Device device,
-                                nodes::distributed::Communicator& group);
+                                nodes::distributed::Communicator& group, Precision precision = Precision::fp32);
 
 }  // namespace semiflow

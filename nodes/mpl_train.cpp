@@ -255,6 +255,17 @@ class MplTrain : public TrainingLoop {
                                            "clip_grad_norm", what, value, steps(), batch.paths.front()));
   }
 
+  // The model's logits, its forward pass autocast in the node's precision, as fp32 (for the losses).
+  std::vector<torch::Tensor> forward(EfficientNetV2& model, const torch::Tensor& images) const {
+    std::vector<torch::Tensor> logits;
+    {
+      AutocastGuard autocast(device().type(), precision());
+      logits = model->forward(images);
+    }
+    for (auto& level : logits) level = level.to(torch::kFloat32);
+    return logits;
+  }
+
   void clip_and_step(EfficientNetV2& model, torch::optim::Optimizer& optimizer, double lr) const {
     if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip_grad_norm_);
     set_learning_rate(optimizer, lr);
@@ -277,7 +288,7 @@ class MplTrain : public TrainingLoop {
     // One teacher pass over the three parts, so BatchNorm normalizes them together as in MPL.
     teacher_->train();
     const auto teacher_logits =
-        teacher_->forward(torch::cat({labeled_images, images.index_select(0, parts.weak.to(device())), strong_images}));
+        forward(teacher_, torch::cat({labeled_images, images.index_select(0, parts.weak.to(device())), strong_images}));
     const auto teacher_weak = rows(teacher_logits, nl, nu), teacher_strong = rows(teacher_logits, nl + nu, nu);
     const LevelLosses teacher_labeled = hierarchical_cross_entropy(
         rows(teacher_logits, 0, nl), labels,
@@ -296,10 +307,10 @@ class MplTrain : public TrainingLoop {
     window_.add("teacher_loss", teacher_loss.item<double>());
 
     teacher_optimizer_->zero_grad();
-    teacher_loss.backward();
+    teacher_scaler_.scale(teacher_loss).backward();
     teacher_averager_->synchronize();
     const double teacher_lr = learning_rate_at(teacher_schedule_, step);
-    clip_and_step(teacher_, *teacher_optimizer_, teacher_lr);
+    if (teacher_scaler_.unscale_and_check(teacher_->parameters())) clip_and_step(teacher_, *teacher_optimizer_, teacher_lr);
     window_.add("teacher_lr", teacher_lr);
     window_.count_step();
     if (window_.steps() == log_every_) log_window(step + 1);
@@ -312,7 +323,7 @@ class MplTrain : public TrainingLoop {
     const std::int64_t nl = parts.labeled_count, nu = parts.unlabeled_count;
     const auto targets = student_targets(teacher_weak, pseudo_labels_, pseudo_temperature_);
     student_->train();
-    const auto student_logits = student_->forward(torch::cat({labeled_images, strong_images}));
+    const auto student_logits = forward(student_, torch::cat({labeled_images, strong_images}));
     std::vector<torch::Tensor> labeled_logits;
     for (const auto& level : rows(student_logits, 0, nl)) labeled_logits.push_back(level.detach());
     const std::vector<double> before = student_labeled_loss(labeled_logits, labels);
@@ -320,16 +331,16 @@ class MplTrain : public TrainingLoop {
                                                                      SoftCrossEntropyOptions().level_weights(level_weights_));
     check_finite(student_loss.total, "the student's loss", batch);
     student_optimizer_->zero_grad();
-    student_loss.total.backward();
+    student_scaler_.scale(student_loss.total).backward();
     student_averager_->synchronize();
     const double student_lr = learning_rate_at(student_schedule_, steps() - student_wait_steps_);
-    clip_and_step(student_, *student_optimizer_, student_lr);
+    if (student_scaler_.unscale_and_check(student_->parameters())) clip_and_step(student_, *student_optimizer_, student_lr);
     if (ema_) ema_->update(*student_);
 
     std::vector<double> before_after = before;
     {
       torch::NoGradGuard no_grad;
-      const auto after = student_labeled_loss(student_->forward(labeled_images), labels);
+      const auto after = student_labeled_loss(forward(student_, labeled_images), labels);
       before_after.insert(before_after.end(), after.begin(), after.end());
     }
     // The ranks' mean losses, so that every rank's feedback (and its baseline, which rank 0 saves) is the same.
@@ -438,6 +449,8 @@ class MplTrain : public TrainingLoop {
   TermWindow window_;
   std::optional<distributed::GradientAverager> teacher_averager_;
   std::optional<distributed::GradientAverager> student_averager_;
+  LossScaler teacher_scaler_{precision()};
+  LossScaler student_scaler_{precision()};
   std::uint64_t seed_ = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "nodes/stream_facts.h"
 
 #include "datasets/transforms.h"
+#include "models/precision.h"
 #include "nodes/device.h"
 
 #include <fmt/format.h>
@@ -53,6 +54,16 @@ void check_device(const graph::Params& params, graph::Diagnostics& out) {
     resolve_device(params.get_string("device"));
   } catch (const std::exception& e) {
     out.error("device", e.what());
+  }
+}
+
+void check_precision(const graph::Params& params, graph::Diagnostics& out) {
+  try {
+    check_precision(parse_precision(params.get_string("precision")), resolve_device(params.get_string("device")).type());
+  } catch (const std::invalid_argument& e) {
+    out.error("precision", e.what());
+  } catch (const std::exception&) {
+    // a bad device is check_device's to report
   }
 }
 

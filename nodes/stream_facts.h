@@ -38,5 +38,7 @@ void require_file(const graph::Params& params, const std::string& param, graph::
 void check_ops(const graph::Params& params, const std::string& param, graph::Diagnostics& out);
 // A `device` parameter: auto, cpu, cuda or cuda:N, and CUDA only where there is one.
 void check_device(const graph::Params& params, graph::Diagnostics& out);
+// Reports `precision` when the node's device cannot run it (fp16 on the CPU).
+void check_precision(const graph::Params& params, graph::Diagnostics& out);
 
 }  // namespace semiflow::facts

@@ -14,6 +14,7 @@
 #include "graph/node.h"
 #include "nodes/stream_facts.h"
 #include "nodes/batch.h"
+#include "models/precision.h"
 #include "nodes/checkpoint.h"
 #include "nodes/device.h"
 #include "nodes/distributed.h"
@@ -49,8 +50,11 @@ class TeacherInference : public Node {
         .param("flip", false, "also run on horizontally flipped images and average (test-time augmentation)")
         .param("chunk_rows", 1024, "HDF5 chunk length in rows").at_least(1)
         .param("device", "auto", "auto, cpu, cuda or cuda:N").safe_to_change()
+        .param("precision", "fp32", "fp32, or the teachers' forward passes autocast in bf16 (CPU, CUDA) or fp16 (CUDA); part of the cache's key")
+        .one_of({"fp32", "bf16", "fp16"})
         .check([](const Params& p, const std::vector<StreamFacts>&, Diagnostics& out) {
           facts::check_device(p, out);
+          facts::check_precision(p, out);
           facts::require_file(p, "manifest", out, "make it with `semiflow data` or fix the path (relative to the config)");
         })
         .serial("rows are appended to the cache in manifest order");
@@ -60,7 +64,9 @@ class TeacherInference : public Node {
       : name_(params.node_name()),
         cache_path_(params.get_path("cache").string()),
         flip_(params.get_bool("flip")),
-        device_(resolve_device(params.get_string("device"))) {
+        device_(resolve_device(params.get_string("device"))),
+        precision_(parse_precision(params.get_string("precision"))) {
+    check_precision(precision_, device_.type());
     const std::string manifest_path = params.get_path("manifest").string();
     const Manifest manifest = load_manifest(manifest_path, nullptr);
     for (const auto& row : manifest.rows) manifest_paths_.push_back(manifest.image_path(row));
@@ -80,7 +86,10 @@ class TeacherInference : public Node {
     chunk_rows_ = params.get_int("chunk_rows");
     header.fingerprints.teacher = fingerprint_bytes(teacher_fingerprints);
     header.fingerprints.manifest = fingerprint_file(manifest_path);
-    header.fingerprints.preprocessing = fingerprint_bytes(fmt::format("{};flip={}", params.input_fingerprint(), flip_));
+    // fp32 adds nothing to the key, so caches written before `precision` existed stay valid.
+    header.fingerprints.preprocessing = fingerprint_bytes(fmt::format(
+        "{};flip={}{}", params.input_fingerprint(), flip_,
+        precision_ == Precision::fp32 ? std::string() : std::string(";precision=") + to_string(precision_)));
     status_ = check_cache(cache_path_, header.fingerprints);
     if (status_.state == CacheState::hit) {
       spdlog::info("{}: cache hit, {} is complete for these teachers, manifest and preprocessing; no inference", name_,
@@ -195,6 +204,7 @@ class TeacherInference : public Node {
       }
       ++views;
     };
+    AutocastGuard autocast(device_.type(), precision_);
     for (auto& teacher : teachers_) {
       add(teacher.model->forward(images));
       if (flip_) add(teacher.model->forward(images.flip({3})));
@@ -207,6 +217,7 @@ class TeacherInference : public Node {
   std::string cache_path_;
   bool flip_;
   torch::Device device_;
+  Precision precision_;
   std::vector<std::string> manifest_paths_;
   std::vector<LoadedModel> teachers_;
   std::vector<std::string> checkpoint_paths_;

@@ -185,7 +185,12 @@ class Train : public TrainingLoop {
   }
 
   void step(const Batch& batch) override {
-    const auto logits = model_->forward(batch.images.to(device()));
+    std::vector<torch::Tensor> logits;
+    {
+      AutocastGuard autocast(device().type(), precision());
+      logits = model_->forward(batch.images.to(device()));
+    }
+    for (auto& level : logits) level = level.to(torch::kFloat32);  // the losses in fp32
     const LevelLosses loss = compute_loss(batch, logits);
     const double total = loss.total.item<double>();
     if (!std::isfinite(total))
@@ -194,12 +199,15 @@ class Train : public TrainingLoop {
                                            total, steps(), epoch() + 1, epochs(), batch_origin(batch), last_path().string(),
                                            completed_epochs()));
     optimizer_->zero_grad();
-    loss.total.backward();
+    scaler_.scale(loss.total).backward();
     averager_->synchronize();
-    if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), clip_grad_norm_);
     lr_ = learning_rate_at(schedule_, steps());
-    set_learning_rate(*optimizer_, lr_);
-    optimizer_->step();
+    // fp16: a step whose gradients overflowed is skipped (the scale halves), as GradScaler does.
+    if (scaler_.unscale_and_check(model_->parameters())) {
+      if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), clip_grad_norm_);
+      set_learning_rate(*optimizer_, lr_);
+      optimizer_->step();
+    }
     if (ema_) ema_->update(*model_);
     const auto n = static_cast<double>(batch.size());
     total_loss_sum_ += total * n;
@@ -272,6 +280,7 @@ class Train : public TrainingLoop {
   std::optional<ExponentialMovingAverage> ema_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::optional<distributed::GradientAverager> averager_;
+  LossScaler scaler_{precision()};
   std::uint64_t seed_ = 0;
   ScheduleConfig schedule_;
 

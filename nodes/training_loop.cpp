@@ -20,6 +20,7 @@ TrainingLoop::TrainingLoop(const graph::Params& params, std::string type, std::i
       hierarchy_(Hierarchy::load(params.get_path("hierarchy").string())),
       out_dir_(params.get_path("out_dir")),
       device_(resolve_device(params.get_string("device"))),
+      precision_(parse_precision(params.get_string("precision"))),
       epochs_(params.get_int("epochs")),
       steps_per_epoch_(params.get_int("steps_per_epoch")),
       eval_every_(eval_every),
@@ -31,6 +32,7 @@ TrainingLoop::TrainingLoop(const graph::Params& params, std::string type, std::i
   if (epochs_ < 1) throw std::invalid_argument("epochs must be at least 1");
   if (steps_per_epoch_ < 1) throw std::invalid_argument("steps_per_epoch must be at least 1");
   if (eval_every_ < 1) throw std::invalid_argument("eval_every must be at least 1");
+  check_precision(precision_, device_.type());
   if (!params.get_string("eval_manifest").empty())
     eval_set_.emplace(EvalSet::load(params.get_path("eval_manifest").string(), hierarchy_, preprocessing_));
   group_ = distributed::connect(name_, device_);
@@ -118,7 +120,7 @@ EvaluationResult TrainingLoop::evaluate(EfficientNetV2& model) const {
   // Batch-norm statistics are each rank's own while training; validation (like the checkpoint)
   // uses rank 0's, as DDP's broadcast_buffers does, so every rank scores the same model.
   group_->broadcast_from_root(model->buffers());
-  return evaluate_model(model, *eval_set_, eval_batch_size_, device_, *group_);
+  return evaluate_model(model, *eval_set_, eval_batch_size_, device_, *group_, precision_);
 }
 
 void TrainingLoop::start_epoch(std::int64_t index) {

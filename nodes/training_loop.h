@@ -76,6 +76,7 @@ class TrainingLoop : public graph::Node {
   const std::filesystem::path& out_dir() const { return out_dir_; }
   std::filesystem::path last_path() const { return out_dir_ / "last.pt"; }
   torch::Device device() const { return device_; }
+  Precision precision() const { return precision_; }
   const EfficientNetV2Options& model_options() const { return options_; }
   std::int64_t epochs() const { return epochs_; }
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
@@ -109,6 +110,7 @@ class TrainingLoop : public graph::Node {
   Hierarchy hierarchy_;
   std::filesystem::path out_dir_;
   torch::Device device_;
+  Precision precision_;
   std::int64_t epochs_;
   std::int64_t steps_per_epoch_;
   std::int64_t eval_every_;

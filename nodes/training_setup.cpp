@@ -15,6 +15,7 @@ namespace {
 // What every training node's parameters must satisfy together, before anything is built.
 void check_training_params(const graph::Params& params, const std::vector<graph::StreamFacts>&, graph::Diagnostics& out) {
   facts::check_device(params, out);
+  facts::check_precision(params, out);
   facts::require_file(params, "hierarchy", out, "fix the path (relative to the config)");
   facts::require_file(params, "eval_manifest", out, "make it with `semiflow data` or fix the path (relative to the config)");
   facts::check_ops(params, "eval_ops", out);
@@ -40,6 +41,8 @@ graph::NodeSchema& declare_model_params(graph::NodeSchema& schema) {
       .param("drop_path", 0.2, "stochastic depth rate of the last block (linear by block index)").at_least(0).less_than(1)
       .param("channels", 3, "image channels").at_least(1).at_most(3).from_stream(facts::kChannels)
       .param("device", "auto", "auto, cpu, cuda or cuda:N").safe_to_change()
+      .param("precision", "fp32", "fp32, or autocast of the forward passes in bf16 (CPU, CUDA) or fp16 (CUDA, with loss scaling); weights stay fp32")
+      .one_of({"fp32", "bf16", "fp16"}).safe_to_change()
       .check(check_training_params);
 }
 

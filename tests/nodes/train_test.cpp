@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -122,4 +123,18 @@ TEST_CASE("train: a non-finite loss stops with the step and epoch and keeps the 
   const auto meta = read_checkpoint_meta((dir.path() / "run/last.pt").string());
   CHECK(meta.epoch == 1);
   CHECK(meta.step == 2);
+}
+
+TEST_CASE("train: precision bf16 trains with fp32 weights and checkpoints; fp16 on the CPU is refused", "[train]") {
+  semiflow::testing::TempDir dir;
+  write_colour_dataset(dir.path(), 16, 8);
+  run_yaml(pipeline(2, "epochs: 2, lr: 0.05, precision: bf16, out_dir: run"), dir.path().string());
+  const auto records = read_metrics(dir.path() / "run/metrics.jsonl");
+  REQUIRE(records.size() == 2);
+  CHECK(std::isfinite(records.back()["train_loss"].get<double>()));
+  CHECK(records.back()["eval"]["images"] == 16);
+  const auto loaded = load_checkpoint_for_inference((dir.path() / "run/last.pt").string(), torch::kCPU);
+  for (const auto& p : loaded.model->parameters()) CHECK(p.scalar_type() == torch::kFloat32);
+  CHECK_THROWS_WITH(run_yaml(pipeline(1, "epochs: 1, precision: fp16, out_dir: half"), dir.path().string()),
+                    Catch::Matchers::Contains("precision fp16 runs on CUDA only; on the CPU use bf16"));
 }
