@@ -132,7 +132,7 @@ RunRecord::RunRecord(const graph::RunPlan& plan, const RunSource& source, std::s
   const bool from_own_copy = fs::exists(saved_config()) && fs::equivalent(source.config, saved_config());
   if (!from_own_copy) {
     config_ = fs::absolute(source.config);
-    config_dir_ = fs::absolute(source.base_dir.empty() ? source.config.parent_path() : source.base_dir);
+    config_dir_ = source.base_dir.empty() ? fs::absolute(source.config).parent_path() : fs::absolute(source.base_dir);
   }
   overrides_ = without_out_dir(source.overrides);
   if (!doc_.contains("invocations")) {

@@ -7,7 +7,10 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 #include <torch/version.h>
-#ifdef USE_C10D_NCCL
+// NCCL where the torch build has it and nccl.h is on the include path (a pip torch's comes from
+// its nvidia-nccl package: scripts/device/run_kit.sh adds it).
+#if defined(USE_C10D_NCCL) && __has_include(<nccl.h>)
+#define SEMIFLOW_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -127,7 +130,7 @@ class Group : public Communicator {
 
  private:
   c10::intrusive_ptr<Backend> make_backend(c10::Device device) {
-#ifdef USE_C10D_NCCL
+#ifdef SEMIFLOW_NCCL
     if (device.is_cuda()) {
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout_;

@@ -7,7 +7,7 @@
 # shrunk to one epoch of a 20-label Fashion-MNIST split.
 # Usage: run_folder_test.sh SEMIFLOW CONFIG_DIR
 set -euo pipefail
-cli=$1
+cli=$(realpath "$1")
 configs=$2
 source "$(dirname "$0")/fmnist_workdir.sh"
 fmnist_workdir "$configs" 2
@@ -28,6 +28,11 @@ done
 
 fail() { echo "FAIL: $1"; cat "$work/out.txt" "$work/err.txt" 2>/dev/null; exit 1; }
 first_wall() { grep -o '"wall_s": [0-9.e+-]*' "$1" | head -1; }
+
+# A config named without a folder (run from its own folder) works too.
+(cd "$work/configs" && "$cli" run fmnist_supervised.yaml --out "$work/bare" --progress 0 --set labeled.epochs=1 > "$work/out.txt" 2>&1) ||
+  fail "run with a bare config file name failed"
+grep -q "\"config_dir\": \"$work/configs\"" "$work/bare/run.json" || fail "run.json does not record the config's folder"
 
 # A moved folder resumes from its own config.yaml and run.json; more epochs are safe to change.
 mv "$work/moved" "$work/elsewhere"
