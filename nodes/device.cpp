@@ -2,6 +2,7 @@
 
 #include "nodes/distributed.h"
 
+#include <ATen/Context.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
 
@@ -30,6 +31,10 @@ c10::Device resolve_device(const std::string& name) {
   } catch (const c10::Error&) {
     throw std::invalid_argument(fmt::format("device '{}': write auto, cpu, cuda or cuda:N", name));
   }
+}
+
+void prepare_device(c10::Device device) {
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
 }
 
 }  // namespace semiflow

@@ -11,4 +11,9 @@ namespace semiflow {
 // rank's GPU in a distributed run (nodes/distributed.h), cuda:0 otherwise.
 c10::Device resolve_device(const std::string& name);
 
+// Called by the nodes that run a model on `device`: on CUDA, cuDNN times its convolution
+// algorithms once per shape and keeps the fastest (the batch shapes here are fixed, as
+// torch.backends.cudnn.benchmark assumes). Nothing on the CPU.
+void prepare_device(c10::Device device);
+
 }  // namespace semiflow

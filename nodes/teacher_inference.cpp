@@ -67,6 +67,7 @@ class TeacherInference : public Node {
         device_(resolve_device(params.get_string("device"))),
         precision_(parse_precision(params.get_string("precision"))) {
     check_precision(precision_, device_.type());
+    prepare_device(device_);
     const std::string manifest_path = params.get_path("manifest").string();
     const Manifest manifest = load_manifest(manifest_path, nullptr);
     for (const auto& row : manifest.rows) manifest_paths_.push_back(manifest.image_path(row));

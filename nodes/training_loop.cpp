@@ -33,6 +33,7 @@ TrainingLoop::TrainingLoop(const graph::Params& params, std::string type, std::i
   if (steps_per_epoch_ < 1) throw std::invalid_argument("steps_per_epoch must be at least 1");
   if (eval_every_ < 1) throw std::invalid_argument("eval_every must be at least 1");
   check_precision(precision_, device_.type());
+  prepare_device(device_);
   if (!params.get_string("eval_manifest").empty())
     eval_set_.emplace(EvalSet::load(params.get_path("eval_manifest").string(), hierarchy_, preprocessing_));
   group_ = distributed::connect(name_, device_);
