@@ -74,6 +74,16 @@ AutocastGuard::~AutocastGuard() {
   set_autocast_type(device_, previous_type_);
 }
 
+std::vector<torch::Tensor> forward_logits(EfficientNetV2& model, const torch::Tensor& images, Precision precision) {
+  std::vector<torch::Tensor> logits;
+  {
+    AutocastGuard autocast(images.device().type(), precision);
+    logits = model->forward(images);
+  }
+  for (auto& level : logits) level = level.to(torch::kFloat32);
+  return logits;
+}
+
 LossScaler::LossScaler(Precision precision, double initial_scale, std::int64_t growth_interval)
     : enabled_(precision == Precision::fp16), scale_(initial_scale), growth_interval_(growth_interval) {}
 

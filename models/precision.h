@@ -4,6 +4,8 @@
 // the weights, batch-norm statistics and optimizer state stay fp32 (and so do checkpoints).
 // Losses are computed on fp32 logits (forward_logits). fp16 gradients need loss scaling
 // (LossScaler); bf16 has fp32's range and needs none.
+#include "models/efficientnet_v2.h"
+
 #include <c10/core/DeviceType.h>
 #include <torch/types.h>
 
@@ -36,6 +38,10 @@ class AutocastGuard {
   bool was_enabled_ = false;
   c10::ScalarType previous_type_ = c10::ScalarType::Undefined;
 };
+
+// `model`'s logits for `images` (on the model's device), its forward pass autocast in
+// `precision`, per level as fp32: what the losses and metrics take.
+std::vector<torch::Tensor> forward_logits(EfficientNetV2& model, const torch::Tensor& images, Precision precision);
 
 // Dynamic loss scaling for fp16 training (torch.cuda.amp.GradScaler's rule): the loss is
 // multiplied by the scale before backward; unscale_and_check() divides the gradients by it and

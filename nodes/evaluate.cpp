@@ -66,17 +66,12 @@ class Evaluate : public Node {
     if (batch.labels.empty())
       throw std::runtime_error("evaluate: the batch has no labels; feed it from a labeled manifest");
     torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> logits;
-    {
-      AutocastGuard autocast(device_.type(), precision_);
-      logits = loaded_.model->forward(batch.images.to(device_));
-    }
-    for (auto& level : logits) level = level.to(torch::kFloat32);
+    auto logits = forward_logits(loaded_.model, batch.images.to(device_), precision_);
     if (group_->size() == 1) {
       metrics_->add(logits, batch.labels);
       return;
     }
-    for (auto& level : logits) level = level.to(torch::kCPU, torch::kFloat32);
+    for (auto& level : logits) level = level.to(torch::kCPU);
     logits_.push_back(torch::cat(logits, 1));
     labels_.push_back(torch::stack(batch.labels, 1));
     rows_.push_back(torch::tensor(batch.indices, torch::kInt64));

@@ -135,12 +135,8 @@ void run_model_on(EfficientNetV2& model, const EvalSet& set, std::int64_t begin,
   EvalModeGuard eval_mode(model);
   for (std::int64_t first = begin; first < end; first += batch_size) {
     const Batch batch = set.batch(first, std::min<std::int64_t>(first + batch_size, end));
-    std::vector<torch::Tensor> logits;
-    {
-      AutocastGuard autocast(device.type(), precision);
-      logits = model->forward(batch.images.to(device));
-    }
-    for (auto& level_logits : logits) level_logits = level_logits.to(torch::kCPU, torch::kFloat32);
+    std::vector<torch::Tensor> logits = forward_logits(model, batch.images.to(device), precision);
+    for (auto& level_logits : logits) level_logits = level_logits.to(torch::kCPU);
     consume(batch, logits);
   }
 }

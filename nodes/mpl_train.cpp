@@ -196,8 +196,7 @@ class MplTrain : public TrainingLoop {
       throw std::invalid_argument(fmt::format("student_wait_steps {} leaves the student no step of the {} in the run",
                                               student_wait_steps_, total_steps));
 
-    seed_ = static_cast<std::uint64_t>(params.get_int("seed"));
-    torch::manual_seed(seed_);
+    torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
     teacher_ = EfficientNetV2(model_options());
     student_ = EfficientNetV2(model_options());
     if (!params.get_string("teacher_checkpoint").empty())
@@ -255,17 +254,6 @@ class MplTrain : public TrainingLoop {
                                            "clip_grad_norm", what, value, steps(), batch.paths.front()));
   }
 
-  // The model's logits, its forward pass autocast in the node's precision, as fp32 (for the losses).
-  std::vector<torch::Tensor> forward(EfficientNetV2& model, const torch::Tensor& images) const {
-    std::vector<torch::Tensor> logits;
-    {
-      AutocastGuard autocast(device().type(), precision());
-      logits = model->forward(images);
-    }
-    for (auto& level : logits) level = level.to(torch::kFloat32);
-    return logits;
-  }
-
   void clip_and_step(EfficientNetV2& model, torch::optim::Optimizer& optimizer, double lr) const {
     if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip_grad_norm_);
     set_learning_rate(optimizer, lr);
@@ -288,7 +276,8 @@ class MplTrain : public TrainingLoop {
     // One teacher pass over the three parts, so BatchNorm normalizes them together as in MPL.
     teacher_->train();
     const auto teacher_logits =
-        forward(teacher_, torch::cat({labeled_images, images.index_select(0, parts.weak.to(device())), strong_images}));
+        forward_logits(teacher_, torch::cat({labeled_images, images.index_select(0, parts.weak.to(device())), strong_images}),
+                       precision());
     const auto teacher_weak = rows(teacher_logits, nl, nu), teacher_strong = rows(teacher_logits, nl + nu, nu);
     const LevelLosses teacher_labeled = hierarchical_cross_entropy(
         rows(teacher_logits, 0, nl), labels,
@@ -323,7 +312,7 @@ class MplTrain : public TrainingLoop {
     const std::int64_t nl = parts.labeled_count, nu = parts.unlabeled_count;
     const auto targets = student_targets(teacher_weak, pseudo_labels_, pseudo_temperature_);
     student_->train();
-    const auto student_logits = forward(student_, torch::cat({labeled_images, strong_images}));
+    const auto student_logits = forward_logits(student_, torch::cat({labeled_images, strong_images}), precision());
     std::vector<torch::Tensor> labeled_logits;
     for (const auto& level : rows(student_logits, 0, nl)) labeled_logits.push_back(level.detach());
     const std::vector<double> before = student_labeled_loss(labeled_logits, labels);
@@ -340,7 +329,7 @@ class MplTrain : public TrainingLoop {
     std::vector<double> before_after = before;
     {
       torch::NoGradGuard no_grad;
-      const auto after = student_labeled_loss(forward(student_, labeled_images), labels);
+      const auto after = student_labeled_loss(forward_logits(student_, labeled_images, precision()), labels);
       before_after.insert(before_after.end(), after.begin(), after.end());
     }
     // The ranks' mean losses, so that every rank's feedback (and its baseline, which rank 0 saves) is the same.
@@ -379,10 +368,6 @@ class MplTrain : public TrainingLoop {
                      ? fmt::format(" student_loss={:.4f} h={:+.5f}", record["student_loss"][finest].get<double>(),
                                    record["mpl_h"][finest].get<double>())
                      : std::string(" (student waiting)"));
-  }
-
-  void begin_epoch(std::int64_t index) override {
-    if (group().size() > 1) distributed::seed_epoch(seed_, index, group().rank());
   }
 
   std::string finish_epoch(nlohmann::json& record, bool validate) override {
@@ -451,7 +436,6 @@ class MplTrain : public TrainingLoop {
   std::optional<distributed::GradientAverager> student_averager_;
   LossScaler teacher_scaler_{precision()};
   LossScaler student_scaler_{precision()};
-  std::uint64_t seed_ = 0;
 };
 
 SEMIFLOW_REGISTER_NODE(MplTrain);

@@ -93,8 +93,7 @@ class Train : public TrainingLoop {
       labeled = load_manifest(params.get_path("labeled_manifest").string(), &hierarchy());
     class_weights_ = resolve_class_weights(params.get_string("class_weights"), labeled ? &*labeled : nullptr);
 
-    seed_ = static_cast<std::uint64_t>(params.get_int("seed"));
-    torch::manual_seed(seed_);
+    torch::manual_seed(static_cast<std::uint64_t>(params.get_int("seed")));
     model_ = EfficientNetV2(model_options());
     if (!params.get_string("init_checkpoint").empty()) load_weights(params.get_path("init_checkpoint").string(), model_);
     model_->to(device());
@@ -156,7 +155,6 @@ class Train : public TrainingLoop {
   void begin_epoch(std::int64_t index) override {
     loss_sums_.assign(hierarchy().num_levels(), 0.0);
     total_loss_sum_ = 0;
-    if (group().size() > 1) distributed::seed_epoch(seed_, index, group().rank());
     if (progressive_stages_ > 1 && dropout_final_ >= 0) {
       // Stage s of K spans epochs [s * E / K, (s + 1) * E / K); dropout rises linearly over the stages.
       const std::int64_t stage = index * progressive_stages_ / epochs();
@@ -185,12 +183,7 @@ class Train : public TrainingLoop {
   }
 
   void step(const Batch& batch) override {
-    std::vector<torch::Tensor> logits;
-    {
-      AutocastGuard autocast(device().type(), precision());
-      logits = model_->forward(batch.images.to(device()));
-    }
-    for (auto& level : logits) level = level.to(torch::kFloat32);  // the losses in fp32
+    const auto logits = forward_logits(model_, batch.images.to(device()), precision());
     const LevelLosses loss = compute_loss(batch, logits);
     const double total = loss.total.item<double>();
     if (!std::isfinite(total))
@@ -281,7 +274,6 @@ class Train : public TrainingLoop {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::optional<distributed::GradientAverager> averager_;
   LossScaler scaler_{precision()};
-  std::uint64_t seed_ = 0;
   ScheduleConfig schedule_;
 
   double lr_ = 0;

@@ -21,6 +21,7 @@ TrainingLoop::TrainingLoop(const graph::Params& params, std::string type, std::i
       out_dir_(params.get_path("out_dir")),
       device_(resolve_device(params.get_string("device"))),
       precision_(parse_precision(params.get_string("precision"))),
+      seed_(static_cast<std::uint64_t>(params.get_int("seed"))),
       epochs_(params.get_int("epochs")),
       steps_per_epoch_(params.get_int("steps_per_epoch")),
       eval_every_(eval_every),
@@ -132,6 +133,7 @@ void TrainingLoop::start_epoch(std::int64_t index) {
   epoch_.emplace();
   epoch_->index = index;
   epoch_->started = Clock::now();
+  if (group_->size() > 1) distributed::seed_epoch(seed_, index, group_->rank());
   begin_epoch(index);
 }
 

@@ -45,9 +45,10 @@ class TrainingLoop : public graph::Node {
   nlohmann::json report() const override;
 
  protected:
-  // Reads what every training node declares alike (hierarchy, out_dir, device, epochs,
-  // steps_per_epoch, the model and evaluation-preprocessing params, eval_manifest,
-  // eval_batch_size). `type` names the node type in messages and seeds the fingerprint: the
+  // Reads what every training node declares alike (hierarchy, out_dir, device, precision,
+  // seed, epochs, steps_per_epoch, the model and evaluation-preprocessing params, eval_manifest,
+  // eval_batch_size). In a distributed run each epoch reseeds the default generator from seed,
+  // the epoch and the rank (distributed::seed_epoch) before begin_epoch(). `type` names the node type in messages and seeds the fingerprint: the
   // params a resume must match (all but those declared safe_to_change).
   TrainingLoop(const graph::Params& params, std::string type, std::int64_t eval_every);
 
@@ -111,6 +112,7 @@ class TrainingLoop : public graph::Node {
   std::filesystem::path out_dir_;
   torch::Device device_;
   Precision precision_;
+  std::uint64_t seed_;  // the node's `seed`
   std::int64_t epochs_;
   std::int64_t steps_per_epoch_;
   std::int64_t eval_every_;
