@@ -181,7 +181,7 @@ void add_run(CLI::App& app) {
   cmd->add_option("--collective-timeout", args->collective_timeout_s,
                   "Seconds a distributed run (started by torchrun) waits for the other ranks, at the start and in "
                   "every collective, before it fails")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(0.1, 86400.0))
       ->capture_default_str();
   cmd->callback([args] {
     namespace fs = std::filesystem;
