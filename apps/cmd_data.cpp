@@ -32,6 +32,12 @@ void add_fashion_mnist(CLI::App& data) {
   cmd->add_option("--labeled-per-class", options->labeled_per_class, "Labeled training images per class (stratified)")
       ->capture_default_str();
   cmd->add_option("--seed", options->seed, "Seed of the labeled/unlabeled split")->capture_default_str();
+  cmd->add_option("--validation-size", options->validation_size,
+                  "Training images held out as val.csv (stratified; out of every training manifest)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--validation-seed", options->validation_seed, "Seed of the validation split (independent of --seed)")
+      ->capture_default_str();
   cmd->add_option("--partial-labels", options->partial_labels, "Fraction of labeled rows that lose their finer levels")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
@@ -42,8 +48,8 @@ void add_fashion_mnist(CLI::App& data) {
     const auto start = std::chrono::steady_clock::now();
     const Hierarchy hierarchy = Hierarchy::load(*hierarchy_path);
     const auto split = import_fashion_mnist(*options, hierarchy);
-    spdlog::info("wrote {}: {} labeled ({} partially), {} unlabeled, {} test images in {:.1f} s", options->out_dir, split.labeled,
-               split.partially_labeled, split.unlabeled, split.test, seconds_since(start));
+    spdlog::info("wrote {}: {} labeled ({} partially), {} validation, {} unlabeled, {} test images in {:.1f} s", options->out_dir,
+                 split.labeled, split.partially_labeled, split.validation, split.unlabeled, split.test, seconds_since(start));
   });
 }
 

@@ -1,15 +1,17 @@
-// Training and inference throughput of an EfficientNetV2 variant on the CPU, and in the same
-// run the same model, batch, size and threads in PyTorch-Python (model_speed_reference.py), with
-// the ratios. Rounds alternate: semiflow train, each reference's train, semiflow inference, each
+// Training and inference throughput of an EfficientNetV2 variant on the CPU or a GPU, in fp32 or
+// bf16 autocast, and in the same run the same model, batch, size, threads, device and precision in
+// PyTorch-Python eager (model_speed_reference.py), with the ratios. Rounds alternate: semiflow train, each reference's train, semiflow inference, each
 // reference's inference; a ratio is the median of the per-round ratios, because on shared
 // 2-core machines load from outside shifts speeds between rounds.
 #include "models/efficientnet_v2.h"
 #include "models/losses.h"
+#include "models/precision.h"
 #include "models/tensor_memory.h"
 #include "apps/served_process.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +39,8 @@ struct Args {
   int rounds = 5;
   int steps = 10;  // batches per round
   bool channels_last = true;
+  std::string device = "cpu";
+  std::string precision = "fp32";
   std::string python = "/usr/bin/python3";
   std::string reference = SEMIFLOW_MODEL_SPEED_REFERENCE;
   bool json = false;
@@ -46,6 +50,7 @@ template <typename Step>
 double images_per_second(const Args& args, Step&& step) {
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < args.steps; ++i) step();
+  if (args.device != "cpu") torch::cuda::synchronize();  // the GPU runs behind the host: wait for the last step
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return static_cast<double>(args.steps * args.batch) / seconds;
 }
@@ -57,7 +62,8 @@ std::unique_ptr<semiflow::cli::ServedProcess> start_reference(const Args& args, 
                                    "--image-size", std::to_string(args.image_size),
                                    "--batch", std::to_string(args.batch),
                                    "--threads", std::to_string(args.threads),
-                                   "--steps", std::to_string(args.steps)};
+                                   "--steps", std::to_string(args.steps),
+                                   "--device", args.device, "--precision", args.precision};
   if (channels_last) argv.push_back("--channels-last");
   auto reference = semiflow::cli::ServedProcess::start(argv);
   if (!reference) fmt::print(stderr, "PyTorch-Python reference not run: {} {}\n", args.python, args.reference);
@@ -91,6 +97,8 @@ int main(int argc, char** argv) {
   app.add_option("--python", args.python, "Interpreter with torch and torchvision; empty: no reference")
       ->capture_default_str();
   app.add_option("--reference", args.reference, "The PyTorch-Python reference script")->capture_default_str();
+  app.add_option("--device", args.device, "cpu, or cuda (both sides)")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  app.add_option("--precision", args.precision, "fp32, or bf16 autocast (both sides)")->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   app.add_flag("--json", args.json, "One JSON object instead of text");
   CLI11_PARSE(app, argc, argv);
   if (args.classes.size() != 1 && !args.python.empty()) {
@@ -101,27 +109,31 @@ int main(int argc, char** argv) {
   semiflow::keep_freed_tensor_memory();  // as the CLI does
   at::set_num_threads(args.threads);
   torch::manual_seed(0);
+  const torch::Device device(args.device);
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // as the training nodes (and torch.backends.cudnn.benchmark)
+  const semiflow::Precision precision = semiflow::parse_precision(args.precision);
   semiflow::EfficientNetV2 model(
       semiflow::EfficientNetV2Options(args.arch, args.classes).channels_last(args.channels_last));
+  model->to(device);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
   // NHWC input for an NHWC model, as the reference's.
-  auto images = torch::randn({args.batch, 3, args.image_size, args.image_size});
+  auto images = torch::randn({args.batch, 3, args.image_size, args.image_size}).to(device);
   if (args.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
   std::vector<torch::Tensor> label_columns;
   for (auto classes : args.classes) label_columns.push_back(torch::randint(classes, {args.batch}, torch::kLong));
-  const auto labels = torch::stack(label_columns, 1);
+  const auto labels = torch::stack(label_columns, 1).to(device);
 
   auto train_step = [&] {
     model->train();
     optimizer.zero_grad();
-    const auto loss = semiflow::hierarchical_cross_entropy(model->forward(images), labels).total;
+    const auto loss = semiflow::hierarchical_cross_entropy(semiflow::forward_logits(model, images, precision), labels).total;
     loss.backward();
     optimizer.step();
   };
   auto inference_step = [&] {
     model->eval();
     torch::NoGradGuard no_grad;
-    model->forward(images);
+    semiflow::forward_logits(model, images, precision);
   };
   train_step();  // warm-up: oneDNN picks and caches its kernels on first use
   inference_step();
@@ -152,6 +164,8 @@ int main(int argc, char** argv) {
                         {"batch", args.batch},
                         {"threads", args.threads},
                         {"channels_last", args.channels_last},
+                        {"device", args.device},
+                        {"precision", args.precision},
                         {"train_images_per_s", ours_train.median},
                         {"inference_images_per_s", ours_inference.median}};
   for (const auto& side : references) {
@@ -169,10 +183,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   fmt::print(
-      "semiflow {} ({} params) {}x{} batch {} threads {}{}: train {:.0f} images/s, inference {:.0f} images/s "
+      "semiflow {} ({} params) {}x{} batch {} threads {}{} {} {}: train {:.0f} images/s, inference {:.0f} images/s "
       "(medians of {} rounds; train {:.0f}-{:.0f}, inference {:.0f}-{:.0f})\n",
       args.arch, model->num_parameters(), args.image_size, args.image_size, args.batch, args.threads,
-      args.channels_last ? " NHWC" : "", ours_train.median, ours_inference.median, args.rounds, ours_train.min, ours_train.max,
+      args.channels_last ? " NHWC" : "", args.device, args.precision, ours_train.median, ours_inference.median, args.rounds, ours_train.min, ours_train.max,
       ours_inference.min, ours_inference.max);
   for (const auto& side : references) {
     const auto& reference = out[side.key];

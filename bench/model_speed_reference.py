@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch-Python reference for semiflow_bench_model_speed: the same EfficientNetV2 variant
 (torchvision's builder with semiflow's stage table scaled by width/depth), batch, input size,
-thread count and SGD step, timed the same way. Alone it alternates train and inference rounds
+thread count, device, precision (bf16: torch.autocast) and SGD step, timed the same way. Alone it alternates train and inference rounds
 and prints one JSON object with the medians. With --serve (how the C++ benchmark runs it, so
 that its rounds interleave with semiflow's) it prints {"params", "torch"} once ready, then
 times one round per line read ("train" or "inference"), printing {"images_per_s"}."""
@@ -54,10 +54,12 @@ def build(arch, classes):
                         last_channel=_make_divisible(1280 * width, 8))
 
 
-def images_per_second(batch, steps, step):
+def images_per_second(batch, steps, step, device="cpu"):
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    if device != "cpu":
+        torch.cuda.synchronize()
     return batch * steps / (time.perf_counter() - start)
 
 
@@ -71,15 +73,20 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--channels-last", action="store_true", help="NHWC weights and input (not the default)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--serve", action="store_true", help="time one round per line read from stdin")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = build(args.arch, args.classes)
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+    model = build(args.arch, args.classes).to(args.device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    images = torch.randn(args.batch, 3, args.image_size, args.image_size)
-    labels = torch.randint(args.classes, (args.batch,))
+    images = torch.randn(args.batch, 3, args.image_size, args.image_size).to(args.device)
+    labels = torch.randint(args.classes, (args.batch,)).to(args.device)
+    autocast = lambda: torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.precision == "bf16")
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
@@ -87,12 +94,14 @@ def main():
     def train_step():
         model.train()
         optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(images), labels, ignore_index=-1).backward()
+        with autocast():
+            logits = model(images)
+        torch.nn.functional.cross_entropy(logits.float(), labels, ignore_index=-1).backward()
         optimizer.step()
 
     def inference_step():
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model(images)
 
     train_step()
@@ -101,12 +110,13 @@ def main():
         print(json.dumps({"params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}), flush=True)
         steps = {"train": train_step, "inference": inference_step}
         for line in sys.stdin:
-            print(json.dumps({"images_per_s": images_per_second(args.batch, args.steps, steps[line.strip()])}), flush=True)
+            print(json.dumps({"images_per_s": images_per_second(args.batch, args.steps, steps[line.strip()], args.device)}),
+                  flush=True)
         return
     train, inference = [], []
     for _ in range(args.rounds):
-        train.append(images_per_second(args.batch, args.steps, train_step))
-        inference.append(images_per_second(args.batch, args.steps, inference_step))
+        train.append(images_per_second(args.batch, args.steps, train_step, args.device))
+        inference.append(images_per_second(args.batch, args.steps, inference_step, args.device))
     print(json.dumps({
         "params": sum(p.numel() for p in model.parameters()),
         "torch": torch.__version__,

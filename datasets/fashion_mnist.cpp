@@ -65,6 +65,7 @@ FashionMnistSplit import_fashion_mnist(const FashionMnistOptions& options, const
     throw std::runtime_error(fmt::format("{}: the finest level '{}' must have the 10 Fashion-MNIST classes in label order",
                                          hierarchy.source(), hierarchy.level(fine).name));
   if (options.labeled_per_class < 0) throw std::runtime_error("--labeled-per-class must be >= 0");
+  if (options.validation_size < 0) throw std::runtime_error("--validation-size must be >= 0");
   if (options.partial_labels < 0.0 || options.partial_labels > 1.0)
     throw std::runtime_error(fmt::format("--partial-labels must be in [0, 1] (got {})", options.partial_labels));
 
@@ -73,14 +74,25 @@ FashionMnistSplit import_fashion_mnist(const FashionMnistOptions& options, const
   const fs::path out_dir(options.out_dir);
   fs::create_directories(out_dir);
 
-  std::mt19937_64 rng(options.seed);
   std::vector<std::vector<int>> by_class(kNumClasses);
   for (int i = 0; i < train.labels.dims[0]; ++i) by_class[train.labels.data[i]].push_back(i);
+  // Validation first, with its own seed, so that it is the same set whatever the labeled split.
+  std::mt19937_64 validation_rng(options.validation_seed);
+  std::vector<bool> is_validation(train.labels.dims[0], false);
+  for (int c = 0; c < kNumClasses; ++c) {
+    const int count = options.validation_size / kNumClasses + (c < options.validation_size % kNumClasses ? 1 : 0);
+    std::shuffle(by_class[c].begin(), by_class[c].end(), validation_rng);
+    if (static_cast<int>(by_class[c].size()) < count + options.labeled_per_class)
+      throw std::runtime_error(fmt::format("--validation-size {} and --labeled-per-class {} need {} images of class '{}', which "
+                                           "has {}", options.validation_size, options.labeled_per_class,
+                                           count + options.labeled_per_class, hierarchy.level(fine).classes[c], by_class[c].size()));
+    for (int k = 0; k < count; ++k) is_validation[by_class[c][k]] = true;
+    by_class[c].erase(by_class[c].begin(), by_class[c].begin() + count);
+    std::sort(by_class[c].begin(), by_class[c].end());
+  }
+  std::mt19937_64 rng(options.seed);
   std::vector<bool> is_labeled(train.labels.dims[0], false);
   for (int c = 0; c < kNumClasses; ++c) {
-    if (static_cast<int>(by_class[c].size()) < options.labeled_per_class)
-      throw std::runtime_error(fmt::format("--labeled-per-class {} is more than the {} training images of class '{}'",
-                                           options.labeled_per_class, by_class[c].size(), hierarchy.level(fine).classes[c]));
     std::shuffle(by_class[c].begin(), by_class[c].end(), rng);
     for (int k = 0; k < options.labeled_per_class; ++k) is_labeled[by_class[c][k]] = true;
   }
@@ -88,9 +100,13 @@ FashionMnistSplit import_fashion_mnist(const FashionMnistOptions& options, const
   const auto train_paths = write_images(train, out_dir, "train", options.jpeg_quality);
   const auto test_paths = write_images(test, out_dir, "test", options.jpeg_quality);
 
-  std::vector<ManifestRow> labeled, unlabeled, unlabeled_truth, train_all, test_rows;
+  std::vector<ManifestRow> labeled, unlabeled, unlabeled_truth, train_all, validation, test_rows;
   for (int i = 0; i < train.labels.dims[0]; ++i) {
     ManifestRow row{train_paths[i], hierarchy.path_to(fine, train.labels.data[i]), 0};
+    if (is_validation[i]) {
+      validation.push_back(std::move(row));
+      continue;
+    }
     train_all.push_back(row);
     if (is_labeled[i]) {
       labeled.push_back(row);
@@ -119,9 +135,10 @@ FashionMnistSplit import_fashion_mnist(const FashionMnistOptions& options, const
   save_manifest((out_dir / "unlabeled.csv").string(), unlabeled, nullptr);
   save_manifest((out_dir / "unlabeled_truth.csv").string(), unlabeled_truth, &hierarchy);
   save_manifest((out_dir / "train_all.csv").string(), train_all, &hierarchy);
+  save_manifest((out_dir / "val.csv").string(), validation, &hierarchy);
   save_manifest((out_dir / "test.csv").string(), test_rows, &hierarchy);
   hierarchy.save((out_dir / "hierarchy.yaml").string());
-  return {labeled.size(), unlabeled.size(), test_rows.size(), partial};
+  return {labeled.size(), validation.size(), unlabeled.size(), test_rows.size(), partial};
 }
 
 }  // namespace semiflow

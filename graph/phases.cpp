@@ -11,14 +11,17 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <regex>
 #include <set>
 #include <sstream>
 
 namespace semiflow::graph {
 namespace {
 
-const std::vector<std::string> kPlanKeys = {"plugins", "threads", "max_in_flight", "rounds", "out_dir", "include", "templates", "phases"};
-const std::vector<std::string> kGraphKeys = {"plugins", "threads", "max_in_flight", "rounds", "out_dir", "include", "templates", "nodes"};
+const std::vector<std::string> kPlanKeys = {"plugins", "threads", "max_in_flight", "rounds", "out_dir", "vars", "include", "templates", "phases"};
+const std::vector<std::string> kGraphKeys = {"plugins", "threads", "max_in_flight", "rounds", "out_dir", "vars", "include", "templates", "nodes"};
+// Substituted by the plan itself; `vars:` may not redefine them.
+const std::vector<std::string> kBuiltinVariables = {"round", "previous_round", "out_dir"};
 const std::vector<std::string> kPhaseKeys = {"name", "rounds", "nodes"};
 const std::vector<std::string> kSharedKeys = {"plugins", "threads", "max_in_flight"};
 
@@ -70,9 +73,9 @@ std::optional<std::string> read_text(const std::filesystem::path& path) {
   return text.str();
 }
 
-// `include: [recipe.yaml, ...]`: the `templates:` of those files (relative to the config; the
-// paths in them are read relative to the config too) join the config's own, which win on a
-// name both define. The included text gets the same ${...} substitutions as the config's.
+// `include: [recipe.yaml, ...]`: the `templates:` and `vars:` of those files (relative to the
+// config; the paths in them are read relative to the config too) join the config's own, which
+// win on a name both define. The included text gets the same ${...} substitutions as the config's.
 void include_templates(YAML::Node doc, const std::filesystem::path& dir,
                        const std::function<std::string(const std::string&)>& substitute, Problems& problems,
                        std::vector<YamlSource>& sources) {
@@ -97,11 +100,14 @@ void include_templates(YAML::Node doc, const std::filesystem::path& dir,
       problems.error(included, "an included file holds `templates:`, a map of template names to partial node entries");
       continue;
     }
-    check_keys(problems, included, {"templates"}, "an included file");
-    if (!doc["templates"]) doc["templates"] = YAML::Node(YAML::NodeType::Map);
-    YAML::Node templates = doc["templates"];
-    for (const auto& kv : included["templates"])
-      if (!templates[kv.first.as<std::string>()]) templates[kv.first.as<std::string>()] = kv.second;
+    check_keys(problems, included, {"templates", "vars"}, "an included file");
+    for (const char* section : {"templates", "vars"}) {
+      if (!included[section] || !included[section].IsMap()) continue;
+      if (!doc[section]) doc[section] = YAML::Node(YAML::NodeType::Map);
+      YAML::Node own = doc[section];
+      for (const auto& kv : included[section])
+        if (!own[kv.first.as<std::string>()]) own[kv.first.as<std::string>()] = kv.second;
+    }
   }
   doc.remove("include");
 }
@@ -116,6 +122,37 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 std::string for_round(const std::string& text, int round) {
   return replace_all(replace_all(text, "${round}", std::to_string(round)), "${previous_round}",
                      std::to_string(round - 1));
+}
+
+const std::regex& variable_pattern() {
+  static const std::regex pattern(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)\})");
+  return pattern;
+}
+
+using Variables = std::map<std::string, std::string>;
+
+// `${name}` of every variable in `known` replaced by its value. Any other `${name}` but the built-in
+// ones becomes 0, so that the text still parses (the first reading, which looks for `vars:`, has
+// no variables yet), and is added to `unknown` when that is given.
+std::string substitute_variables(const std::string& text, const Variables& known, std::set<std::string>* unknown) {
+  std::string result;
+  auto last = text.cbegin();
+  for (std::sregex_iterator match(text.begin(), text.end(), variable_pattern()), end; match != end; ++match) {
+    const std::string name = (*match)[1].str();
+    const auto value = known.find(name);
+    result.append(last, (*match)[0].first);
+    if (value != known.end()) {
+      result += value->second;
+    } else if (std::find(kBuiltinVariables.begin(), kBuiltinVariables.end(), name) != kBuiltinVariables.end()) {
+      result += (*match)[0].str();
+    } else {
+      result += "0";
+      if (unknown) unknown->insert(name);
+    }
+    last = (*match)[0].second;
+  }
+  result.append(last, text.cend());
+  return result;
 }
 
 bool runs_in(const std::string& when, int round) {
@@ -190,9 +227,14 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
   Problems problems(path);
   std::string out_dir_text;
   bool out_dir_known = false;
+  Variables variables;
+  bool variables_known = false;
+  std::set<std::string> unknown_variables;
   auto substitute_for = [&](int round) {
     return [&, round](const std::string& text) {
-      return out_dir_known ? replace_all(for_round(text, round), "${out_dir}", out_dir_text) : for_round(text, round);
+      const std::string expanded = substitute_variables(for_round(text, round), variables,
+                                                        variables_known ? &unknown_variables : nullptr);
+      return out_dir_known ? replace_all(expanded, "${out_dir}", out_dir_text) : expanded;
     };
   };
   auto parse = [&](int round) {
@@ -205,8 +247,29 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
     if (parsed.doc.IsMap()) resolve_templates(parsed.doc, problems);
     return parsed;
   };
-  // Round 0's text gives the settings; `${out_dir}` is then replaced by the (overridden) out_dir.
+  // A first reading finds `vars:` (after --set); round 0's text with them then gives the settings,
+  // and `${out_dir}` is replaced by the (overridden) out_dir from then on.
+  if (const Parsed with_placeholders = parse(0); with_placeholders.doc.IsMap()) {
+    if (const YAML::Node vars = with_placeholders.doc["vars"]) {
+      if (!vars.IsMap()) problems.error(vars, "`vars:` must be a map of names to values, used as ${name}");
+      for (const auto& kv : vars) {
+        const auto name = kv.first.as<std::string>();
+        if (!std::regex_match("${" + name + "}", variable_pattern()))
+          problems.error(kv.first, fmt::format("variable '{}': a name is letters, digits and _, not starting with a digit", name));
+        else if (std::find(kBuiltinVariables.begin(), kBuiltinVariables.end(), name) != kBuiltinVariables.end())
+          problems.error(kv.first, fmt::format("variable '{}' is set by the run itself; pick another name", name));
+        else if (!kv.second.IsScalar())
+          problems.error(kv.second, fmt::format("variable '{}' must be a single value (a number, word or path)", name));
+        else
+          variables[name] = kv.second.as<std::string>();
+      }
+    }
+  }
+  variables_known = true;
   const Parsed first = parse(0);
+  for (const auto& name : unknown_variables)
+    problems.add(fmt::format("{}: ${{{}}} is not a variable: define it under `vars:` (or --set vars.{}=VALUE); built in: "
+                             "${{round}}, ${{previous_round}}, ${{out_dir}}", path.string(), name, name));
   const YAML::Node root = first.doc;
   if (root.IsMap() && root["out_dir"]) {
     if (!root["out_dir"].IsScalar()) {
@@ -237,7 +300,7 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
     const Parsed parsed = parse(0);
     YAML::Node graph_doc(YAML::NodeType::Map);
     for (const auto& kv : parsed.doc)
-      if (kv.first.as<std::string>() != "templates") graph_doc[kv.first.as<std::string>()] = kv.second;
+      if (kv.first.as<std::string>() != "templates" && kv.first.as<std::string>() != "vars") graph_doc[kv.first.as<std::string>()] = kv.second;
     if (parsed.doc.IsMap()) graph_doc["out_dir"] = out_dir_text;
     auto config = build(parsed.doc.IsMap() ? graph_doc : parsed.doc, parsed.sources, "");
     problems.throw_if_any();

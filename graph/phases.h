@@ -18,6 +18,10 @@
 // `${out_dir}` (quoted, e.g. out_dir: "${out_dir}/round${round}") is replaced by out_dir as
 // written (or as overridden: `semiflow run --out`), so one flag moves the whole run.
 //
+// `vars: {data: ../data/fmnist, seed: 0}` defines `${data}` and `${seed}`, replaced as text
+// everywhere (included files and --set values too) before parsing; `--set vars.seed=1` changes
+// one. A `${name}` that is neither a variable nor built in is an error naming it.
+//
 // A config with `nodes:` is a single phase, "main", in round 0. Every phase of every round is
 // validated before anything runs.
 #include "graph/config.h"

@@ -4,6 +4,7 @@
 #include "datasets/sample.h"
 #include "datasets/transforms.h"
 #include "graph/node.h"
+#include "nodes/device_feed.h"
 #include "nodes/stream_facts.h"
 
 #include <fmt/format.h>
@@ -78,10 +79,14 @@ class BatchNode : public Node {
         .param("drop_last", false, "drop an epoch's last, smaller batch")
         .param("mean", std::vector<double>{0.485, 0.456, 0.406}, "per-channel mean (of values in [0, 1])")
         .param("std", std::vector<double>{0.229, 0.224, 0.225}, "per-channel standard deviation").greater_than(0)
+        .param("pin_memory", "auto", "write batches into page-locked memory, which CUDA copies asynchronously; auto: where CUDA is available")
+            .one_of({"auto", "true", "false"})
         .check([](const Params& p, const std::vector<StreamFacts>& in, Diagnostics& out) {
           if (p.get_numbers("mean").size() != p.get_numbers("std").size())
             out.error("std", fmt::format("mean has {} values but std has {}; give one per channel", p.get_numbers("mean").size(),
                                          p.get_numbers("std").size()));
+          if (p.get_string("pin_memory") == "true" && !pinned_memory_available())
+            out.error("pin_memory", "pinned memory needs CUDA, which this build or machine does not have; write auto or false");
           const auto channels = facts::int_fact(in[0], facts::kChannels);
           const auto given = static_cast<std::int64_t>(p.get_numbers("mean").size());
           if (channels && given != 1 && given != *channels)
@@ -110,7 +115,8 @@ class BatchNode : public Node {
   explicit BatchNode(const Params& params)
       : batch_size_(params.get_int("batch_size")),
         drop_last_(params.get_bool("drop_last")),
-        normalize_(to_floats(params.get_numbers("mean")), to_floats(params.get_numbers("std"))) {
+        normalize_(to_floats(params.get_numbers("mean")), to_floats(params.get_numbers("std"))),
+        pinned_(params.get_string("pin_memory") == "true" || (params.get_string("pin_memory") == "auto" && pinned_memory_available())) {
     if (batch_size_ < 1) throw std::invalid_argument("batch_size must be at least 1");
   }
 
@@ -136,7 +142,9 @@ class BatchNode : public Node {
     const int height = first.image.height, width = first.image.width, channels = normalize_.channels();
     Batch batch;
     batch.epoch = first.epoch;
-    batch.images = image_buffers_->take_floats({n, channels, height, width});
+    // Pinned blocks come from torch's caching host allocator, which reuses them as the pool does.
+    batch.images = pinned_ ? torch::empty({n, channels, height, width}, torch::dtype(torch::kFloat32).pinned_memory(true))
+                           : image_buffers_->take_floats({n, channels, height, width});
     float* pixels = batch.images.data_ptr<float>();
     const std::size_t image_floats = static_cast<std::size_t>(channels) * height * width;
     for (std::int64_t i = 0; i < n; ++i) {
@@ -152,7 +160,7 @@ class BatchNode : public Node {
       batch.views.push_back(s.view);
     }
     for (std::size_t level = 0; level < first.labels.size(); ++level) {
-      auto labels = torch::empty({n}, torch::kInt64);
+      auto labels = torch::empty({n}, torch::dtype(torch::kInt64).pinned_memory(pinned_));
       auto* data = labels.data_ptr<std::int64_t>();
       for (std::int64_t i = 0; i < n; ++i) data[i] = pending_[i].labels[level];
       batch.labels.push_back(labels);
@@ -171,7 +179,7 @@ class BatchNode : public Node {
       std::int64_t classes = 0;
       for (const auto& s : pending_)
         if (level < s.soft_targets.size()) classes = std::max<std::int64_t>(classes, static_cast<std::int64_t>(s.soft_targets[level].size()));
-      auto targets = torch::zeros({n, classes}, torch::kFloat32);
+      auto targets = torch::zeros({n, classes}, torch::dtype(torch::kFloat32).pinned_memory(pinned_));
       auto* data = targets.data_ptr<float>();
       for (std::int64_t i = 0; i < n; ++i) {
         const auto& s = pending_[i];
@@ -188,6 +196,7 @@ class BatchNode : public Node {
   std::int64_t batch_size_;
   bool drop_last_;
   Normalizer normalize_;
+  bool pinned_;
   std::shared_ptr<TensorBufferPool> image_buffers_ = std::make_shared<TensorBufferPool>();
   Samples pending_;
 };

@@ -8,6 +8,7 @@
 #include "nodes/batch.h"
 #include "models/precision.h"
 #include "nodes/checkpoint.h"
+#include "nodes/device_feed.h"
 #include "nodes/distributed.h"
 #include "nodes/metrics.h"
 
@@ -66,7 +67,7 @@ class Evaluate : public Node {
     if (batch.labels.empty())
       throw std::runtime_error("evaluate: the batch has no labels; feed it from a labeled manifest");
     torch::NoGradGuard no_grad;
-    auto logits = forward_logits(loaded_.model, batch.images.to(device_), precision_);
+    auto logits = forward_logits(loaded_.model, feed_.to_device(batch).images, precision_);
     if (group_->size() == 1) {
       metrics_->add(logits, batch.labels);
       return;
@@ -127,6 +128,7 @@ class Evaluate : public Node {
   std::string checkpoint_;
   std::string output_;
   torch::Device device_;
+  DeviceFeed feed_{device_};
   Precision precision_;
   LoadedModel loaded_;
   std::optional<HierarchicalMetrics> metrics_;  // built once the checkpoint's hierarchy is known

@@ -22,6 +22,7 @@
 #include "models/losses.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
+#include "nodes/device_feed.h"
 #include "nodes/mpl.h"
 #include "nodes/optimization.h"
 #include "nodes/training_loop.h"
@@ -29,7 +30,6 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -255,7 +255,7 @@ class MplTrain : public TrainingLoop {
   }
 
   void clip_and_step(EfficientNetV2& model, torch::optim::Optimizer& optimizer, double lr) const {
-    if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip_grad_norm_);
+    if (clip_grad_norm_ > 0) clip_gradient_norm(model->parameters(), clip_grad_norm_);
     set_learning_rate(optimizer, lr);
     optimizer.step();
   }
@@ -267,7 +267,7 @@ class MplTrain : public TrainingLoop {
   void step(const Batch& batch) override {
     const std::int64_t step = steps();
     const BatchParts parts = split_views(batch);
-    const auto images = batch.images.to(device());
+    const auto images = feed_.to_device(batch).images;
     const auto labeled_images = images.index_select(0, parts.labeled.to(device()));
     const auto strong_images = images.index_select(0, parts.strong.to(device()));
     const auto labels = torch::stack(batch.labels, 1).index_select(0, parts.labeled).to(device());
@@ -434,6 +434,7 @@ class MplTrain : public TrainingLoop {
   TermWindow window_;
   std::optional<distributed::GradientAverager> teacher_averager_;
   std::optional<distributed::GradientAverager> student_averager_;
+  DeviceFeed feed_{device()};
   LossScaler teacher_scaler_{precision()};
   LossScaler student_scaler_{precision()};
 };

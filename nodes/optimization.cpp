@@ -77,6 +77,20 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
 
+void clip_gradient_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> gradients, norms;
+  for (const auto& parameter : parameters)
+    if (parameter.grad().defined()) {
+      gradients.push_back(parameter.grad());
+      norms.push_back(gradients.back().norm(2));
+    }
+  if (gradients.empty()) return;
+  const auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+  const auto factor = torch::clamp_max(max_norm / (total + 1e-6), 1.0);
+  for (auto& gradient : gradients) gradient.mul_(factor);
+}
+
 ScheduleKind parse_schedule_kind(const std::string& name) {
   if (name == "constant") return ScheduleKind::constant;
   if (name == "cosine") return ScheduleKind::cosine;

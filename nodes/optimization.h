@@ -50,6 +50,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerConfig& c
 // Sets every parameter group's learning rate.
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
+// Scales the gradients of `parameters` so that their joint L2 norm is at most max_norm, as
+// torch.nn.utils.clip_grad_norm_ does, without reading the norm back to the host (libtorch's C++
+// version returns it as a double, a device synchronisation on every step).
+void clip_gradient_norm(const std::vector<torch::Tensor>& parameters, double max_norm);
+
 enum class ScheduleKind {
   constant,
   cosine,       // from base_lr down to min_lr at total_steps

@@ -17,6 +17,7 @@
 #include "models/precision.h"
 #include "nodes/checkpoint.h"
 #include "nodes/device.h"
+#include "nodes/device_feed.h"
 #include "nodes/distributed.h"
 #include "nodes/sharding.h"
 
@@ -132,7 +133,7 @@ class TeacherInference : public Node {
     rows_seen_ += n;
     rows_done_ = rows_seen_;
     if (skip == n) return;
-    const auto images = batch.images.slice(0, skip).to(device_);
+    const auto images = feed_.to_device(batch).images.slice(0, skip);
     const auto probabilities = average_probabilities(images);
     std::vector<ProbabilityMatrix> levels;
     for (const auto& level : probabilities) {
@@ -218,6 +219,7 @@ class TeacherInference : public Node {
   std::string cache_path_;
   bool flip_;
   torch::Device device_;
+  DeviceFeed feed_{device_};
   Precision precision_;
   std::vector<std::string> manifest_paths_;
   std::vector<LoadedModel> teachers_;

@@ -10,12 +10,12 @@
 #include "models/losses.h"
 #include "nodes/batch.h"
 #include "nodes/checkpoint.h"
+#include "nodes/device_feed.h"
 #include "nodes/optimization.h"
 #include "nodes/training_loop.h"
 #include "nodes/training_setup.h"
 
 #include <fmt/format.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -153,8 +153,7 @@ class Train : public TrainingLoop {
   }
 
   void begin_epoch(std::int64_t index) override {
-    loss_sums_.assign(hierarchy().num_levels(), 0.0);
-    total_loss_sum_ = 0;
+    loss_sums_ = torch::zeros({hierarchy().num_levels() + 1}, torch::dtype(torch::kFloat64).device(device()));
     if (progressive_stages_ > 1 && dropout_final_ >= 0) {
       // Stage s of K spans epochs [s * E / K, (s + 1) * E / K); dropout rises linearly over the stages.
       const std::int64_t stage = index * progressive_stages_ / epochs();
@@ -182,30 +181,59 @@ class Train : public TrainingLoop {
                                           .label_smoothing(label_smoothing_));
   }
 
+  // The step queues its work on the device and does not wait for it: the loss is added up on the
+  // device and checked every kFiniteCheckSteps steps and before an epoch is saved, so a NaN
+  // still stops the run before the next checkpoint, naming the step and batch where it began.
   void step(const Batch& batch) override {
-    const auto logits = forward_logits(model_, batch.images.to(device()), precision());
-    const LevelLosses loss = compute_loss(batch, logits);
-    const double total = loss.total.item<double>();
-    if (!std::isfinite(total))
-      throw std::runtime_error(fmt::format("loss is {} at step {} (epoch {} of {}, {}); stopped. {} keeps the last good "
-                                           "checkpoint (epoch {}); lower lr, add warmup or set clip_grad_norm",
-                                           total, steps(), epoch() + 1, epochs(), batch_origin(batch), last_path().string(),
-                                           completed_epochs()));
+    const Batch on_device = feed_.to_device(batch);
+    const auto logits = forward_logits(model_, on_device.images, precision());
+    const LevelLosses loss = compute_loss(on_device, logits);
+    watch_finite(loss.total, batch);
     optimizer_->zero_grad();
     scaler_.scale(loss.total).backward();
     averager_->synchronize();
     lr_ = learning_rate_at(schedule_, steps());
     // fp16: a step whose gradients overflowed is skipped (the scale halves), as GradScaler does.
     if (scaler_.unscale_and_check(model_->parameters())) {
-      if (clip_grad_norm_ > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), clip_grad_norm_);
+      if (clip_grad_norm_ > 0) clip_gradient_norm(model_->parameters(), clip_grad_norm_);
       set_learning_rate(*optimizer_, lr_);
       optimizer_->step();
     }
     if (ema_) ema_->update(*model_);
-    const auto n = static_cast<double>(batch.size());
-    total_loss_sum_ += total * n;
-    for (std::size_t level = 0; level < loss.per_level.size(); ++level)
-      loss_sums_[level] += loss.per_level[level].item<double>() * n;
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> terms(loss.per_level.begin(), loss.per_level.end());
+    terms.push_back(loss.total);
+    loss_sums_.add_(torch::stack(terms).detach().to(torch::kFloat64), static_cast<double>(batch.size()));
+    if (unchecked_origins_.size() >= kFiniteCheckSteps) check_finite();
+  }
+
+  static constexpr std::size_t kFiniteCheckSteps = 50;
+
+  // Remembers, on the device, the first step since the last check whose loss is not finite.
+  void watch_finite(const torch::Tensor& total, const Batch& batch) {
+    torch::NoGradGuard no_grad;
+    if (unchecked_origins_.empty()) {
+      first_nonfinite_ = torch::full({2}, -1.0, torch::dtype(torch::kFloat64).device(device()));
+      first_unchecked_step_ = steps();
+    }
+    const auto value = total.detach().to(torch::kFloat64);
+    const auto found = torch::logical_and(first_nonfinite_[0].lt(0), torch::logical_not(torch::isfinite(value)));
+    first_nonfinite_ = torch::where(found, torch::stack({value.new_full({}, static_cast<double>(steps())), value}), first_nonfinite_);
+    unchecked_origins_.push_back(batch_origin(batch));
+  }
+
+  void check_finite() {
+    if (unchecked_origins_.empty()) return;
+    const auto found = first_nonfinite_.to(torch::kCPU);
+    const auto step = static_cast<std::int64_t>(found[0].item<double>());
+    if (step >= 0) {
+      throw std::runtime_error(fmt::format("loss is {} at step {} (epoch {} of {}, {}); stopped. {} keeps the last good "
+                                           "checkpoint (epoch {}); lower lr, add warmup or set clip_grad_norm",
+                                           found[1].item<double>(), step, epoch() + 1, epochs(),
+                                           unchecked_origins_[static_cast<std::size_t>(step - first_unchecked_step_)],
+                                           last_path().string(), completed_epochs()));
+    }
+    unchecked_origins_.clear();
   }
 
   static std::string batch_origin(const Batch& batch) {
@@ -213,19 +241,19 @@ class Train : public TrainingLoop {
   }
 
   std::string finish_epoch(nlohmann::json& record, bool validate) override {
+    check_finite();
     const double images = static_cast<double>(std::max<std::int64_t>(1, record["images"].get<std::int64_t>()));
-    std::vector<double> sums = loss_sums_;
-    sums.push_back(total_loss_sum_);
+    const auto on_host = loss_sums_.to(torch::kCPU);
+    std::vector<double> sums(on_host.data_ptr<double>(), on_host.data_ptr<double>() + on_host.numel());
     group().sum_values(sums);
-    total_loss_sum_ = sums.back();
-    std::copy(sums.begin(), sums.end() - 1, loss_sums_.begin());
+    const double total_loss_sum = sums.back();
     if (group().size() > 1) record["communication_wait_s"] = averager_->take_wait_s();
     record["lr"] = lr_;
     record["dropout"] = model_->dropout();
-    record["train_loss"] = total_loss_sum_ / images;
+    record["train_loss"] = total_loss_sum / images;
     nlohmann::json per_level = nlohmann::json::object();
     for (int level = 0; level < hierarchy().num_levels(); ++level)
-      per_level[hierarchy().level(level).name] = loss_sums_[level] / images;
+      per_level[hierarchy().level(level).name] = sums[static_cast<std::size_t>(level)] / images;
     record["train_loss_per_level"] = per_level;
     std::string summary = fmt::format(" loss={:.4f} lr={:.5f}", record["train_loss"].get<double>(), lr_);
     if (validate) {
@@ -279,8 +307,14 @@ class Train : public TrainingLoop {
   double lr_ = 0;
   std::optional<double> best_value_;
   bool improved_ = false;  // the epoch just finished is the best so far: save() copies it to best.pt
-  std::vector<double> loss_sums_;  // this epoch's, per level, weighted by batch size
-  double total_loss_sum_ = 0;
+  DeviceFeed feed_{device()};
+  // This epoch's losses per level and in total (last), weighted by batch size, on the device.
+  torch::Tensor loss_sums_;
+  // Since the last check_finite(): [step, loss] of the first non-finite loss ([-1, -1]: none), on
+  // the device, and the batch origin of every step.
+  torch::Tensor first_nonfinite_;
+  std::int64_t first_unchecked_step_ = 0;
+  std::vector<std::string> unchecked_origins_;
 };
 
 SEMIFLOW_REGISTER_NODE(Train);

@@ -33,16 +33,24 @@ Hierarchy fmnist() { return Hierarchy::load(std::string(SEMIFLOW_CONFIG_DIR) + "
 
 }  // namespace
 
+std::vector<std::string> paths_of(const Manifest& manifest) {
+  std::vector<std::string> paths;
+  for (const auto& row : manifest.rows) paths.push_back(row.path);
+  return paths;
+}
+
 TEST_CASE("Fashion-MNIST import writes a stratified, seeded split", "[fashion_mnist]") {
   semiflow::testing::TempDir dir;
-  write_tiny_idx(dir.path().string(), 6);
+  write_tiny_idx(dir.path().string(), 7);
   FashionMnistOptions options;
   options.idx_dir = dir.path().string();
   options.out_dir = dir.file("out");
   options.labeled_per_class = 2;
+  options.validation_size = 10;
   const auto h = fmnist();
   const auto split = import_fashion_mnist(options, h);
   CHECK(split.labeled == 20);
+  CHECK(split.validation == 10);
   CHECK(split.unlabeled == 40);
   CHECK(split.test == 20);
 
@@ -67,6 +75,13 @@ TEST_CASE("Fashion-MNIST import writes a stratified, seeded split", "[fashion_mn
   const auto all = load_manifest(dir.file("out/train_all.csv"), &h);
   REQUIRE(all.rows.size() == labeled.rows.size() + unlabeled.rows.size());
   CHECK(all.class_counts(2, 10) == std::vector<long>(10, 6));
+  // Validation: one image per class, in no training manifest.
+  const auto validation = load_manifest(dir.file("out/val.csv"), &h);
+  CHECK(validation.class_counts(2, 10) == std::vector<long>(10, 1));
+  std::set<std::string> training_paths;
+  for (const auto& row : all.rows) training_paths.insert(row.path);
+  for (const auto& row : unlabeled.rows) training_paths.insert(row.path);
+  for (const auto& row : validation.rows) CHECK(training_paths.count(row.path) == 0);
   CHECK(Hierarchy::load(dir.file("out/hierarchy.yaml")).classes_per_level() == std::vector<int>{2, 6, 10});
 
   SECTION("the same seed gives the same split, another seed another") {
@@ -77,12 +92,14 @@ TEST_CASE("Fashion-MNIST import writes a stratified, seeded split", "[fashion_mn
     options.seed = 1;
     import_fashion_mnist(options, h);
     const auto other = load_manifest(dir.file("other/labeled.csv"), &h);
-    std::vector<std::string> a, b, c;
-    for (const auto& r : labeled.rows) a.push_back(r.path);
-    for (const auto& r : again.rows) b.push_back(r.path);
-    for (const auto& r : other.rows) c.push_back(r.path);
-    CHECK(a == b);
-    CHECK(a != c);
+    CHECK(paths_of(labeled) == paths_of(again));
+    CHECK(paths_of(labeled) != paths_of(other));
+    // The validation set stays where the labeled split moves, and has its own seed.
+    CHECK(paths_of(load_manifest(dir.file("other/val.csv"), &h)) == paths_of(validation));
+    options.out_dir = dir.file("other_validation");
+    options.validation_seed = 1;
+    import_fashion_mnist(options, h);
+    CHECK(paths_of(load_manifest(dir.file("other_validation/val.csv"), &h)) != paths_of(validation));
   }
 }
 
@@ -93,6 +110,7 @@ TEST_CASE("partial labels drop the finer levels of a seeded fraction", "[fashion
   options.idx_dir = dir.path().string();
   options.out_dir = dir.file("out");
   options.labeled_per_class = 4;
+  options.validation_size = 0;
   options.partial_labels = 0.5;
   const auto h = fmnist();
   const auto split = import_fashion_mnist(options, h);
@@ -113,7 +131,9 @@ TEST_CASE("Fashion-MNIST import errors", "[fashion_mnist]") {
   options.out_dir = dir.file("out");
   CHECK_THROWS_WITH(import_fashion_mnist(options, fmnist()), Contains("no train-images-idx3-ubyte") && Contains("dataset-fashion-mnist"));
   write_tiny_idx(dir.path().string(), 3);
-  options.labeled_per_class = 5;
-  CHECK_THROWS_WITH(import_fashion_mnist(options, fmnist()), Contains("--labeled-per-class 5 is more than the 3"));
+  options.labeled_per_class = 2;
+  options.validation_size = 20;
+  CHECK_THROWS_WITH(import_fashion_mnist(options, fmnist()),
+                    Contains("--validation-size 20 and --labeled-per-class 2 need 4 images of class 'T-shirt/top', which has 3"));
   CHECK_THROWS_WITH(import_fashion_mnist(options, Hierarchy::flat(3)), Contains("must have the 10 Fashion-MNIST classes"));
 }

@@ -2,9 +2,12 @@
 // upstream fingerprints nodes key their caches on.
 #include "graph/phases.h"
 
+#include "tests/temp_dir.h"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 using namespace semiflow::graph;
 
@@ -112,4 +115,28 @@ TEST_CASE("without out_dir a run goes to runs/<config name>; ${...} expands in -
                                     {"out_dir=/tmp/elsewhere", "r.manifest=${out_dir}/m.csv"});
   CHECK(moved.out_dir == "/tmp/elsewhere");
   CHECK(moved.phases[0].config.node("r").params.get_string("manifest") == "/tmp/elsewhere/m.csv");
+}
+
+TEST_CASE("vars: ${name} expands everywhere; an included file's vars are defaults; --set vars.x changes one", "[phases]") {
+  semiflow::testing::TempDir dir;
+  std::ofstream(dir.file("recipe.yaml")) << "vars: {count: 4, delay: 7}\ntemplates:\n  src: {type: rt_source, count: ${count}}\n";
+  const std::string config = "vars: {delay: 2}\ninclude: recipe.yaml\nout_dir: runs/v${delay}\nnodes:\n"
+                             "  - {name: src, extends: src}\n  - {name: out, type: rt_collect, input: src, delay_us: ${delay}}\n";
+  const auto path = dir.path() / "config.yaml";
+  const auto plan = parse_run_plan(config, path);
+  CHECK(plan.out_dir == dir.path() / "runs/v2");
+  CHECK(plan.phases[0].config.node("src").params.get_int("count") == 4);  // the recipe's value
+  CHECK(plan.phases[0].config.node("out").params.get_int("delay_us") == 2);  // the config's wins
+
+  const auto changed = parse_run_plan(config, path, {"vars.count=5", "vars.delay=3"});
+  CHECK(changed.phases[0].config.node("src").params.get_int("count") == 5);
+  CHECK(changed.phases[0].config.node("out").params.get_int("delay_us") == 3);
+  CHECK(changed.out_dir == dir.path() / "runs/v3");
+
+  CHECK_THROWS_WITH(parse_run_plan(with(config, "${delay}}", "${dlay}}"), path),
+                    Catch::Contains("${dlay} is not a variable: define it under `vars:` (or --set vars.dlay=VALUE)"));
+  CHECK_THROWS_WITH(parse_run_plan(with(config, "vars: {delay: 2}", "vars: {delay: 2, round: 1}"), path),
+                    Catch::Contains("variable 'round' is set by the run itself"));
+  CHECK_THROWS_WITH(parse_run_plan(with(config, "vars: {delay: 2}", "vars: {delay: [2]}"), path),
+                    Catch::Contains("variable 'delay' must be a single value"));
 }

@@ -109,3 +109,26 @@ TEST_CASE("EMA: average = d * average + (1 - d) * current, with TensorFlow's war
   // The average is a copy: training the module does not move it.
   CHECK_FALSE(plain.average()->parameters()[0].requires_grad());
 }
+
+TEST_CASE("clip_gradient_norm scales gradients as torch's clip_grad_norm_, and leaves small ones alone", "[optimization]") {
+  torch::manual_seed(3);
+  auto make = [] {
+    std::vector<torch::Tensor> parameters{torch::zeros({4, 3}, torch::requires_grad()), torch::zeros({5}, torch::requires_grad()),
+                                          torch::zeros({2}, torch::requires_grad())};
+    return parameters;
+  };
+  const auto g0 = torch::randn({4, 3}) * 3, g1 = torch::randn({5}) * 3;
+  for (const double max_norm : {1.0, 100.0}) {
+    auto ours = make(), theirs = make();
+    for (auto* set : {&ours, &theirs}) {
+      (*set)[0].mutable_grad() = g0.clone();
+      (*set)[1].mutable_grad() = g1.clone();  // the third has no gradient
+    }
+    clip_gradient_norm(ours, max_norm);
+    torch::nn::utils::clip_grad_norm_(theirs, max_norm);
+    for (int i = 0; i < 2; ++i) CHECK(torch::equal(ours[i].grad(), theirs[i].grad()));
+    CHECK_FALSE(ours[2].grad().defined());
+    const double norm = torch::stack({ours[0].grad().norm(), ours[1].grad().norm()}).norm().item<double>();
+    CHECK(norm == Approx(std::min(max_norm, torch::stack({g0.norm(), g1.norm()}).norm().item<double>())).epsilon(1e-5));
+  }
+}
