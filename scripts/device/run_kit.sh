@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # There: the GPU machine, which has a CUDA torch in its python3 and no package access. Builds
 # semiflow against that torch (libtorch 2.x) and the Debian libraries carried in device_kit/prefix
-# (made here by scripts/device/fetch_kit.sh), runs the unit tests, then trains a generated 10-class
-# image set on CUDA in fp32, bf16 and fp16 and keeps each run's epoch records. Everything it
+# (made here by scripts/device/fetch_kit.sh), runs the unit tests, trains a generated 10-class
+# image set on CUDA in fp32, bf16 and fp16 and keeps each run's epoch records, then times
+# EfficientNetV2-S at 224 (train and inference, fp32 and bf16) against PyTorch eager. Everything it
 # measured goes to $OUT (configure/build/test logs, metrics), and every step is printed as it starts.
 #
 # Device call: run(command: "bash scripts/device/run_kit.sh", carry: ["device_kit/prefix"], timeout_s: 540)
@@ -84,4 +85,15 @@ for precision in fp32 bf16 fp16; do
   cp "$data/run/metrics.jsonl" "$out/metrics_$precision.jsonl"
   grep -o '"epoch":[0-9]*\|"images_per_s":[0-9.]*\|"airush_score":[0-9.]*' "$data/run/metrics.jsonl" | paste -sd ' ' | cut -c1-300
 done
+# EfficientNetV2-S at 224 against PyTorch eager in this machine's python3 (torchvision's builder
+# with the same stage table), rounds interleaved, in fp32 and bf16 autocast.
+if [ "${DEVICE:-cuda}" = cuda ]; then
+  for precision in fp32 bf16; do
+    step "EfficientNetV2-S 224x224 batch 128, $precision: semiflow vs PyTorch eager (model_speed_$precision.json)"
+    "$build/semiflow_bench_model_speed" --arch s --classes 10 --image-size 224 --batch 128 --threads 8 --rounds 3 --steps 10 \
+      --device cuda --precision "$precision" --python python3 --json > "$out/model_speed_$precision.json" 2> "$out/model_speed_$precision.log" ||
+      { tail -n 5 "$out/model_speed_$precision.log"; continue; }
+    cut -c1-600 "$out/model_speed_$precision.json"
+  done
+fi
 step "done: figures in $out"
