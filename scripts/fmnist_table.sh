@@ -91,11 +91,10 @@ def wall_s(run_dir, rounds=None):
     return sum(p.get("wall_s", 0.0) for r in summary["rounds"] if rounds is None or r["round"] in rounds for p in r["phases"])
 
 def figures(path):
-    result = json.load(open(path))
-    row = {level["level"]: level["accuracy"] for level in result["argmax"]["levels"]}
-    row["airush_score"] = result["argmax"]["airush_score"]
-    row["exact_path_accuracy"] = result["argmax"]["exact_path_accuracy"]
-    row["consistency"] = result["argmax"].get("consistency", result["argmax"].get("consistent_fraction"))
+    result = json.load(open(path))  # `semiflow eval --json`
+    row = {name: level["accuracy"] for name, level in result["levels"].items()}
+    for key in ("airush_score", "exact_path_accuracy", "consistency"):
+        row[key] = result[key]
     return row
 
 seeds = sorted(int(d[4:]) for d in os.listdir(runs) if d.startswith("seed") and d[4:].isdigit())
