@@ -34,7 +34,7 @@ void add_fashion_mnist(CLI::App& data) {
   cmd->add_option("--seed", options->seed, "Seed of the labeled/unlabeled split")->capture_default_str();
   cmd->add_option("--validation-size", options->validation_size,
                   "Training images held out as val.csv (stratified; out of every training manifest)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 60000))
       ->capture_default_str();
   cmd->add_option("--validation-seed", options->validation_seed, "Seed of the validation split (independent of --seed)")
       ->capture_default_str();

@@ -124,6 +124,10 @@ std::string for_round(const std::string& text, int round) {
                      std::to_string(round - 1));
 }
 
+bool is_builtin_variable(const std::string& name) {
+  return std::find(kBuiltinVariables.begin(), kBuiltinVariables.end(), name) != kBuiltinVariables.end();
+}
+
 const std::regex& variable_pattern() {
   static const std::regex pattern(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)\})");
   return pattern;
@@ -133,8 +137,10 @@ using Variables = std::map<std::string, std::string>;
 
 // `${name}` of every variable in `known` replaced by its value. Any other `${name}` but the built-in
 // ones becomes 0, so that the text still parses (the first reading, which looks for `vars:`, has
-// no variables yet), and is added to `unknown` when that is given.
-std::string substitute_variables(const std::string& text, const Variables& known, std::set<std::string>* unknown) {
+// no variables yet), and is added to `unknown` when that is given. The names of the variables
+// found are added to `used`.
+std::string substitute_variables(const std::string& text, const Variables& known, std::set<std::string>* unknown,
+                                 std::set<std::string>& used) {
   std::string result;
   auto last = text.cbegin();
   for (std::sregex_iterator match(text.begin(), text.end(), variable_pattern()), end; match != end; ++match) {
@@ -143,7 +149,8 @@ std::string substitute_variables(const std::string& text, const Variables& known
     result.append(last, (*match)[0].first);
     if (value != known.end()) {
       result += value->second;
-    } else if (std::find(kBuiltinVariables.begin(), kBuiltinVariables.end(), name) != kBuiltinVariables.end()) {
+      used.insert(name);
+    } else if (is_builtin_variable(name)) {
       result += (*match)[0].str();
     } else {
       result += "0";
@@ -229,11 +236,11 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
   bool out_dir_known = false;
   Variables variables;
   bool variables_known = false;
-  std::set<std::string> unknown_variables;
+  std::set<std::string> unknown_variables, used_variables;
   auto substitute_for = [&](int round) {
     return [&, round](const std::string& text) {
       const std::string expanded = substitute_variables(for_round(text, round), variables,
-                                                        variables_known ? &unknown_variables : nullptr);
+                                                        variables_known ? &unknown_variables : nullptr, used_variables);
       return out_dir_known ? replace_all(expanded, "${out_dir}", out_dir_text) : expanded;
     };
   };
@@ -256,7 +263,7 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
         const auto name = kv.first.as<std::string>();
         if (!std::regex_match("${" + name + "}", variable_pattern()))
           problems.error(kv.first, fmt::format("variable '{}': a name is letters, digits and _, not starting with a digit", name));
-        else if (std::find(kBuiltinVariables.begin(), kBuiltinVariables.end(), name) != kBuiltinVariables.end())
+        else if (is_builtin_variable(name))
           problems.error(kv.first, fmt::format("variable '{}' is set by the run itself; pick another name", name));
         else if (!kv.second.IsScalar())
           problems.error(kv.second, fmt::format("variable '{}' must be a single value (a number, word or path)", name));
@@ -267,9 +274,18 @@ RunPlan parse_run_plan(const std::string& yaml_text, const std::filesystem::path
   }
   variables_known = true;
   const Parsed first = parse(0);
+  std::vector<std::string> defined;
+  for (const auto& [name, value] : variables) defined.push_back(name);
   for (const auto& name : unknown_variables)
     problems.add(fmt::format("{}: ${{{}}} is not a variable: define it under `vars:` (or --set vars.{}=VALUE); built in: "
-                             "${{round}}, ${{previous_round}}, ${{out_dir}}", path.string(), name, name));
+                             "${{round}}, ${{previous_round}}, ${{out_dir}}{}", path.string(), name, name, did_you_mean(name, defined)));
+  // A variable nothing uses is a misspelt --set or vars entry: it would change nothing.
+  for (const auto& name : defined)
+    if (!used_variables.count(name))
+      problems.add(fmt::format("{}: variable '{}' is used nowhere (no ${{{}}} in the config or its includes){}", path.string(), name,
+                               name, did_you_mean(name, std::vector<std::string>(used_variables.begin(), used_variables.end()))));
+  // The unknown ones were parsed as 0: what else that would report is noise.
+  problems.throw_if_any();
   const YAML::Node root = first.doc;
   if (root.IsMap() && root["out_dir"]) {
     if (!root["out_dir"].IsScalar()) {

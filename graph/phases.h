@@ -20,7 +20,8 @@
 //
 // `vars: {data: ../data/fmnist, seed: 0}` defines `${data}` and `${seed}`, replaced as text
 // everywhere (included files and --set values too) before parsing; `--set vars.seed=1` changes
-// one. A `${name}` that is neither a variable nor built in is an error naming it.
+// one. A `${name}` that is neither a variable nor built in is an error naming it, and so is a
+// variable that nothing uses.
 //
 // A config with `nodes:` is a single phase, "main", in round 0. Every phase of every round is
 // validated before anything runs.

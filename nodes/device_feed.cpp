@@ -27,9 +27,10 @@ DeviceFeed::DeviceFeed(c10::Device device) : device_(device) {
 
 DeviceFeed::~DeviceFeed() = default;
 
-Batch DeviceFeed::to_device(const Batch& batch) {
+const Batch& DeviceFeed::to_device(const Batch& batch) {
   if (device_.is_cpu()) return batch;
-  Batch moved = batch;
+  on_device_ = batch;
+  Batch& moved = on_device_;
   std::vector<torch::Tensor*> tensors{&moved.images};
   for (auto& labels : moved.labels) tensors.push_back(&labels);
   for (auto& targets : moved.soft_targets) tensors.push_back(&targets);

@@ -21,13 +21,15 @@ class DeviceFeed {
   DeviceFeed& operator=(const DeviceFeed&) = delete;
 
   // `batch` with its images, labels and soft targets on the device (paths and rows unchanged);
-  // usable by work queued on the device's current stream from now on.
-  Batch to_device(const Batch& batch);
+  // usable by work queued on the device's current stream from now on. On the CPU that is `batch`
+  // itself; otherwise a copy held here until the next call.
+  const Batch& to_device(const Batch& batch);
 
  private:
   struct CopyStream;  // CUDA builds only
   c10::Device device_;
   std::unique_ptr<CopyStream> copy_stream_;
+  Batch on_device_;
 };
 
 // Whether batches should be written into page-locked (pinned) host memory: only where this build

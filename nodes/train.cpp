@@ -185,7 +185,7 @@ class Train : public TrainingLoop {
   // device and checked every kFiniteCheckSteps steps and before an epoch is saved, so a NaN
   // still stops the run before the next checkpoint, naming the step and batch where it began.
   void step(const Batch& batch) override {
-    const Batch on_device = feed_.to_device(batch);
+    const Batch& on_device = feed_.to_device(batch);
     const auto logits = forward_logits(model_, on_device.images, precision());
     const LevelLosses loss = compute_loss(on_device, logits);
     watch_finite(loss.total, batch);
@@ -204,35 +204,30 @@ class Train : public TrainingLoop {
     std::vector<torch::Tensor> terms(loss.per_level.begin(), loss.per_level.end());
     terms.push_back(loss.total);
     loss_sums_.add_(torch::stack(terms).detach().to(torch::kFloat64), static_cast<double>(batch.size()));
-    if (unchecked_origins_.size() >= kFiniteCheckSteps) check_finite();
+    if (unchecked_losses_.size() >= kFiniteCheckSteps) check_finite();
   }
 
   static constexpr std::size_t kFiniteCheckSteps = 50;
 
-  // Remembers, on the device, the first step since the last check whose loss is not finite.
+  // Keeps the step's loss (on the device) and its batch for the next check_finite().
   void watch_finite(const torch::Tensor& total, const Batch& batch) {
-    torch::NoGradGuard no_grad;
-    if (unchecked_origins_.empty()) {
-      first_nonfinite_ = torch::full({2}, -1.0, torch::dtype(torch::kFloat64).device(device()));
-      first_unchecked_step_ = steps();
-    }
-    const auto value = total.detach().to(torch::kFloat64);
-    const auto found = torch::logical_and(first_nonfinite_[0].lt(0), torch::logical_not(torch::isfinite(value)));
-    first_nonfinite_ = torch::where(found, torch::stack({value.new_full({}, static_cast<double>(steps())), value}), first_nonfinite_);
+    if (unchecked_losses_.empty()) first_unchecked_step_ = steps();
+    unchecked_losses_.push_back(total.detach());
     unchecked_origins_.push_back(batch_origin(batch));
   }
 
+  // One read of the losses since the last check; the first non-finite one stops the run.
   void check_finite() {
-    if (unchecked_origins_.empty()) return;
-    const auto found = first_nonfinite_.to(torch::kCPU);
-    const auto step = static_cast<std::int64_t>(found[0].item<double>());
-    if (step >= 0) {
-      throw std::runtime_error(fmt::format("loss is {} at step {} (epoch {} of {}, {}); stopped. {} keeps the last good "
-                                           "checkpoint (epoch {}); lower lr, add warmup or set clip_grad_norm",
-                                           found[1].item<double>(), step, epoch() + 1, epochs(),
-                                           unchecked_origins_[static_cast<std::size_t>(step - first_unchecked_step_)],
-                                           last_path().string(), completed_epochs()));
-    }
+    if (unchecked_losses_.empty()) return;
+    const auto losses = torch::stack(unchecked_losses_).to(torch::kCPU, torch::kFloat64);
+    const double* values = losses.data_ptr<double>();
+    for (std::size_t i = 0; i < unchecked_losses_.size(); ++i)
+      if (!std::isfinite(values[i]))
+        throw std::runtime_error(fmt::format("loss is {} at step {} (epoch {} of {}, {}); stopped. {} keeps the last good "
+                                             "checkpoint (epoch {}); lower lr, add warmup or set clip_grad_norm",
+                                             values[i], first_unchecked_step_ + static_cast<std::int64_t>(i), epoch() + 1,
+                                             epochs(), unchecked_origins_[i], last_path().string(), completed_epochs()));
+    unchecked_losses_.clear();
     unchecked_origins_.clear();
   }
 
@@ -310,10 +305,10 @@ class Train : public TrainingLoop {
   DeviceFeed feed_{device()};
   // This epoch's losses per level and in total (last), weighted by batch size, on the device.
   torch::Tensor loss_sums_;
-  // Since the last check_finite(): [step, loss] of the first non-finite loss ([-1, -1]: none), on
-  // the device, and the batch origin of every step.
-  torch::Tensor first_nonfinite_;
+  // Since the last check_finite(): each step's total loss (on the device) and batch origin, from
+  // step first_unchecked_step_ on.
   std::int64_t first_unchecked_step_ = 0;
+  std::vector<torch::Tensor> unchecked_losses_;
   std::vector<std::string> unchecked_origins_;
 };
 

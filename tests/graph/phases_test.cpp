@@ -135,6 +135,9 @@ TEST_CASE("vars: ${name} expands everywhere; an included file's vars are default
 
   CHECK_THROWS_WITH(parse_run_plan(with(config, "${delay}}", "${dlay}}"), path),
                     Catch::Contains("${dlay} is not a variable: define it under `vars:` (or --set vars.dlay=VALUE)"));
+  CHECK_THROWS_WITH(parse_run_plan(config, path, {"vars.dealy=3"}),
+                    Catch::Contains("variable 'dealy' is used nowhere (no ${dealy} in the config or its includes)") &&
+                        Catch::Contains("delay"));
   CHECK_THROWS_WITH(parse_run_plan(with(config, "vars: {delay: 2}", "vars: {delay: 2, round: 1}"), path),
                     Catch::Contains("variable 'round' is set by the run itself"));
   CHECK_THROWS_WITH(parse_run_plan(with(config, "vars: {delay: 2}", "vars: {delay: [2]}"), path),
