@@ -55,7 +55,16 @@ class LossScaler {
   // After backward: unscales `parameters`' gradients; false when one is inf or NaN (skip the step).
   bool unscale_and_check(const std::vector<torch::Tensor>& parameters);
   double current_scale() const { return scale_; }
-  void set_scale(double scale) { scale_ = scale; }
+  // What a checkpoint keeps so that a resumed run scales its steps as the uninterrupted one would.
+  struct State {
+    double scale;
+    std::int64_t good_steps;  // finite steps since the scale last changed
+  };
+  State state() const { return {scale_, good_steps_}; }
+  void restore(const State& state) {
+    scale_ = state.scale;
+    good_steps_ = state.good_steps;
+  }
 
  private:
   bool enabled_;

@@ -159,6 +159,18 @@ void write_file_atomically(const std::string& path, const std::function<void(con
   sync_path(folder.string(), O_RDONLY | O_DIRECTORY);
 }
 
+void store_loss_scaler(const LossScaler& scaler, const std::string& key, nlohmann::json& state) {
+  if (!scaler.enabled()) return;
+  const LossScaler::State s = scaler.state();
+  state[key] = {{"scale", s.scale}, {"good_steps", s.good_steps}};
+}
+
+void restore_loss_scaler(const nlohmann::json& state, const std::string& key, LossScaler& scaler) {
+  if (!scaler.enabled() || !state.contains(key)) return;
+  const auto& s = state.at(key);
+  scaler.restore({s.at("scale").get<double>(), s.at("good_steps").get<std::int64_t>()});
+}
+
 void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const TrainingState& state) {
   if (!state.model || !state.optimizer) throw std::invalid_argument(fmt::format("{}: nothing to save (no model or optimizer)", path));
   nlohmann::json json = {{"format", kFormatVersion},

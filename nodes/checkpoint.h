@@ -10,6 +10,7 @@
 #include "datasets/hierarchy.h"
 #include "models/efficientnet_v2.h"
 #include "models/efficientnet_v2_options.h"
+#include "models/precision.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/optim/optimizer.h>
@@ -91,6 +92,12 @@ LoadedModel load_checkpoint_for_inference(const std::string& path, torch::Device
 // Copies a checkpoint's weights (its EMA weights when it has them, as for inference) into
 // `model`, which must have the same parameter shapes; throws naming the file otherwise.
 void load_weights(const std::string& path, EfficientNetV2& model);
+
+// The fp16 loss scaler's state under `key` of a CheckpointMeta's `state` (nothing when the scaler
+// is off, so fp32 and bf16 checkpoints are unchanged), and back. A checkpoint without it (saved in
+// another precision, which may change on resume) leaves the scaler at its initial scale.
+void store_loss_scaler(const LossScaler& scaler, const std::string& key, nlohmann::json& state);
+void restore_loss_scaler(const nlohmann::json& state, const std::string& key, LossScaler& scaler);
 
 // Writes `path` by calling `write` with a temporary file's path in the same folder, syncing it
 // and renaming it over `path`; if `write` throws, `path` is untouched and the temporary removed.

@@ -391,6 +391,8 @@ class MplTrain : public TrainingLoop {
   // Both files get the same meta; its state holds what the weights and optimizers do not.
   void save(CheckpointMeta meta) override {
     meta.state = {{"mpl_baseline", feedback_.baseline()}, {"ema_updates", ema_ ? ema_->updates() : 0}};
+    store_loss_scaler(teacher_scaler_, "teacher_loss_scaler", meta.state);
+    store_loss_scaler(student_scaler_, "student_loss_scaler", meta.state);
     save_checkpoint(teacher_path().string(), meta, {teacher_, EfficientNetV2(nullptr), teacher_optimizer_.get()});
     save_checkpoint(last_path().string(), meta, {student_, student_ema(), student_optimizer_.get()});
   }
@@ -411,6 +413,8 @@ class MplTrain : public TrainingLoop {
     restore_checkpoint(last_path().string(), {student_, student_ema(), student_optimizer_.get()});
     feedback_.set_baseline(meta.state.at("mpl_baseline").get<std::vector<double>>());
     if (ema_) ema_->set_updates(meta.state.at("ema_updates").get<std::int64_t>());
+    restore_loss_scaler(meta.state, "teacher_loss_scaler", teacher_scaler_);
+    restore_loss_scaler(meta.state, "student_loss_scaler", student_scaler_);
   }
 
   std::vector<double> level_weights_;

@@ -149,6 +149,7 @@ class Train : public TrainingLoop {
   void restore(const CheckpointMeta&) override {
     const CheckpointMeta meta = restore_checkpoint(last_path().string(), state());
     if (ema_) ema_->set_updates(meta.step);  // one EMA update per step
+    restore_loss_scaler(meta.state, "loss_scaler", scaler_);
     if (meta.metrics.contains("best_value")) best_value_ = meta.metrics["best_value"].get<double>();
   }
 
@@ -266,6 +267,7 @@ class Train : public TrainingLoop {
   }
 
   void save(CheckpointMeta meta) override {
+    store_loss_scaler(scaler_, "loss_scaler", meta.state);
     save_checkpoint(last_path().string(), meta, state());
     if (improved_)
       write_file_atomically(best_path().string(), [&](const std::string& temp) {

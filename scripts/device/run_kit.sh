@@ -2,8 +2,9 @@
 # There: the GPU machine, which has a CUDA torch in its python3 and no package access. Builds
 # semiflow against that torch (libtorch 2.x) and the Debian libraries carried in device_kit/prefix
 # (made here by scripts/device/fetch_kit.sh), runs the unit tests, trains a generated 10-class
-# image set on CUDA in fp32, bf16 and fp16 and keeps each run's epoch records, then times
-# EfficientNetV2-S at 224 (train and inference, fp32 and bf16) against PyTorch eager. Everything it
+# image set on CUDA in fp32, bf16 and fp16 and keeps each run's epoch records, runs the student
+# phase and teacher inference end to end on Fashion-MNIST at 224 (scripts/device/student_phase.sh),
+# then times EfficientNetV2-S at 224 (train and inference, fp32 and bf16) against PyTorch eager. Everything it
 # measured goes to $OUT (configure/build/test logs, metrics), and every step is printed as it starts.
 #
 # Device call: run(command: "bash scripts/device/run_kit.sh", carry: ["device_kit/prefix"], timeout_s: 540)
@@ -85,6 +86,9 @@ for precision in fp32 bf16 fp16; do
   cp "$data/run/metrics.jsonl" "$out/metrics_$precision.jsonl"
   grep -o '"epoch":[0-9]*\|"images_per_s":[0-9.]*\|"airush_score":[0-9.]*' "$data/run/metrics.jsonl" | paste -sd ' ' | cut -c1-300
 done
+step "end to end at 224: the student phase (input-wait share) and teacher inference over 58k images"
+DEVICE=${DEVICE:-cuda} bash "$root/scripts/device/student_phase.sh" "$build/semiflow" "$kit/usr/share/datasets/fashion-mnist" "$out" ||
+  echo "student_phase.sh failed: see $out/student_phase/*.log"
 # EfficientNetV2-S at 224 against PyTorch eager in this machine's python3 (torchvision's builder
 # with the same stage table), rounds interleaved, in fp32 and bf16 autocast.
 if [ "${DEVICE:-cuda}" = cuda ]; then

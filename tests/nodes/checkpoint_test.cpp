@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 using namespace semiflow;
 
@@ -89,6 +90,35 @@ TEST_CASE("checkpoint round trip: weights, EMA, optimizer state, step, RNG and m
   torch::manual_seed(3);
   train_one_step(restored, *restored_optimizer);
   CHECK(same_parameters(*model, *restored));
+}
+
+TEST_CASE("checkpoint: the fp16 loss scaler resumes at its saved scale and count; other precisions store nothing", "[checkpoint]") {
+  semiflow::testing::TempDir dir;
+  EfficientNetV2 model(nano_options());
+  auto optimizer = make_optimizer(OptimizerConfig{}, *model);
+  LossScaler scaler(Precision::fp16, 1024.0, 3);
+  auto w = torch::ones({2}, torch::requires_grad());
+  w.mutable_grad() = torch::tensor({1.0, std::numeric_limits<double>::infinity()});
+  REQUIRE_FALSE(scaler.unscale_and_check({w}));  // 1024 -> 512
+  w.mutable_grad() = torch::ones({2});
+  REQUIRE(scaler.unscale_and_check({w}));  // one good step of three
+  CheckpointMeta meta = example_meta();
+  store_loss_scaler(scaler, "loss_scaler", meta.state);
+  save_checkpoint(dir.file("last.pt"), meta, {model, EfficientNetV2(nullptr), optimizer.get()});
+
+  LossScaler resumed(Precision::fp16, 1024.0, 3);
+  restore_loss_scaler(read_checkpoint_meta(dir.file("last.pt")).state, "loss_scaler", resumed);
+  CHECK(resumed.current_scale() == 512.0);
+  REQUIRE(resumed.unscale_and_check({w}));
+  REQUIRE(resumed.unscale_and_check({w}));
+  CHECK(resumed.current_scale() == 1024.0);  // grew after the third good step, counting the saved one
+
+  LossScaler fresh(Precision::fp16, 1024.0, 3);
+  restore_loss_scaler(example_meta().state, "loss_scaler", fresh);  // saved in bf16: nothing stored
+  CHECK(fresh.current_scale() == 1024.0);
+  nlohmann::json bf16_state = nlohmann::json::object();
+  store_loss_scaler(LossScaler(Precision::bf16), "loss_scaler", bf16_state);
+  CHECK(bf16_state.empty());
 }
 
 TEST_CASE("load_checkpoint_for_inference returns the EMA weights in eval mode", "[checkpoint]") {
