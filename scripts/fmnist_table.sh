@@ -9,7 +9,8 @@
 # stays the same 1,000 images), and the training seed `vars.seed=s`. Every model is picked on the
 # validation split (best.pt); the figures are on the test set, read once per model with `semiflow
 # eval`. Writes results/fmnist_1000.json and results/fmnist_1000.md (mean ± std over the seeds
-# done so far). Rerunning resumes: finished runs are skipped, a stopped one continues.
+# done so far). Rerunning resumes: finished runs are skipped, a stopped one continues, and rows of
+# results/fmnist_1000.json whose run folders are elsewhere are kept.
 #
 #   scripts/fmnist_table.sh [--seeds "0 1 2"] [--runs runs/table] [--only "noisy_student mpl"] [--table-only]
 set -euo pipefail
@@ -110,6 +111,14 @@ for seed in seeds:
         rounds = {"supervised": [0], "noisy_student_round1": [1], "noisy_student_round2": [2]}.get(name)
         entry[name]["wall_s"] = wall_s(run_dir, rounds)
     table["seeds"][str(seed)] = entry
+# Rows measured earlier whose run folders are not here (another machine, a fresh checkout) stay in
+# the table; a row measured again from its run folder replaces them.
+if os.path.exists(stem + ".json"):
+    for seed, entry in json.load(open(stem + ".json"))["seeds"].items():
+        for name, row in entry.items():
+            table["seeds"].setdefault(seed, {}).setdefault(name, row)
+table["seeds"] = dict(sorted(table["seeds"].items(), key=lambda item: int(item[0])))
+seeds = [int(seed) for seed in table["seeds"]]
 
 columns = []
 for entry in table["seeds"].values():
