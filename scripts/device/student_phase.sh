@@ -11,7 +11,6 @@
 #   env: DEVICE (cuda), ARCH (s), SIZE (224), IMAGES (20000), PRECISION (bf16), BATCH (128)
 set -euo pipefail
 semiflow=$1 idx_dir=$2 out=$3
-root=$(cd "$(dirname "$0")/../.." && pwd)
 device=${DEVICE:-cuda} arch=${ARCH:-s} size=${SIZE:-224} images=${IMAGES:-20000} precision=${PRECISION:-bf16} batch=${BATCH:-128}
 work=$out/student_phase
 mkdir -p "$work"
