@@ -1,5 +1,6 @@
 // `semiflow cache ...`: list, inspect and verify pseudo-label caches (the teacher's outputs).
 #include "apps/command.h"
+#include "datasets/pseudo_label_accuracy.h"
 #include "datasets/pseudo_label_cache.h"
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 namespace semiflow::cli {
 namespace {
@@ -98,23 +100,79 @@ void print_summary(const std::string& path, const CacheSummary& summary) {
   }
 }
 
+nlohmann::json to_json(const CorrectCount& count) {
+  return {{"scored", count.scored}, {"correct", count.correct}, {"accuracy", count.accuracy()}};
+}
+
+nlohmann::json to_json(const CacheAccuracy& accuracy, const std::string& truth) {
+  nlohmann::json out = {{"manifest", truth}, {"rows_matched", accuracy.matched}};
+  for (const auto& level : accuracy.levels) {
+    nlohmann::json per_class = nlohmann::json::array(), per_bin = nlohmann::json::array();
+    for (const auto& count : level.per_class) per_class.push_back(to_json(count));
+    for (const auto& count : level.per_bin) per_bin.push_back(to_json(count));
+    out["levels"].push_back({{"name", level.name}, {"all", to_json(level.all)}, {"per_class", per_class},
+                             {"per_confidence_bin", per_bin}});
+  }
+  return out;
+}
+
+void print_accuracy(const std::string& truth, const CacheAccuracy& accuracy, const Hierarchy& hierarchy) {
+  fmt::print("  against {}: {} of {} rows matched\n", truth, accuracy.matched, accuracy.rows);
+  for (std::size_t l = 0; l < accuracy.levels.size(); ++l) {
+    const auto& level = accuracy.levels[l];
+    fmt::print("  level '{}': hard labels correct {:.4f} ({} of {})\n", level.name, level.all.accuracy(), level.all.correct,
+               level.all.scored);
+    std::vector<std::string> classes;
+    for (std::size_t c = 0; c < level.per_class.size(); ++c)
+      if (level.per_class[c].scored)
+        classes.push_back(fmt::format("{} {:.3f}", hierarchy.level(static_cast<int>(l)).classes[c], level.per_class[c].accuracy()));
+    fmt::print("    correct per label class: {}\n", fmt::join(classes, ", "));
+    const double width = 1.0 / static_cast<double>(level.per_bin.size());
+    std::vector<std::string> bins;
+    for (std::size_t b = 0; b < level.per_bin.size(); ++b)
+      if (level.per_bin[b].scored)
+        bins.push_back(fmt::format("[{:g}, {:g}) {:.3f} of {}", b * width, (b + 1) * width, level.per_bin[b].accuracy(),
+                                   level.per_bin[b].scored));
+    fmt::print("    correct by confidence: {}\n", fmt::join(bins, "; "));
+  }
+}
+
 void add_inspect(CLI::App& cache) {
   struct Args {
     std::string file;
     bool json = false;
     int bins = 20;
+    std::string truth, hierarchy;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = cache.add_subcommand("inspect", "Shape, fingerprints, completeness, label and confidence statistics of a cache");
   cmd->add_option("file", args->file, "Cache file (.h5 or .h5.partial)")->required()->check(CLI::ExistingFile);
   cmd->add_flag("--json", args->json, "Print JSON instead of text");
   cmd->add_option("--bins", args->bins, "Confidence histogram bins")->check(CLI::Range(1, 1000))->capture_default_str();
+  auto* truth = cmd->add_option("--truth", args->truth,
+                                "Labeled manifest of the cached images (e.g. unlabeled_truth.csv): how often the hard "
+                                "labels are right, per level, per label class and per confidence bin")
+                    ->check(CLI::ExistingFile);
+  cmd->add_option("--hierarchy", args->hierarchy, "Hierarchy YAML of the --truth manifest")
+      ->check(CLI::ExistingFile)
+      ->needs(truth);
+  truth->needs("--hierarchy");
   cmd->callback([args] {
     const auto summary = summarize_cache(args->file, args->bins);
-    if (args->json)
-      fmt::print("{}\n", to_json(summary).dump(2));
-    else
+    std::optional<Hierarchy> hierarchy;
+    std::optional<CacheAccuracy> accuracy;
+    if (!args->truth.empty()) {
+      hierarchy = Hierarchy::load(args->hierarchy);
+      accuracy = score_cache(args->file, load_manifest(args->truth, &*hierarchy), *hierarchy, args->bins);
+    }
+    if (args->json) {
+      auto out = to_json(summary);
+      if (accuracy) out["truth"] = to_json(*accuracy, args->truth);
+      fmt::print("{}\n", out.dump(2));
+    } else {
       print_summary(args->file, summary);
+      if (accuracy) print_accuracy(args->truth, *accuracy, *hierarchy);
+    }
   });
 }
 
