@@ -3,7 +3,6 @@
 #include "datasets/pseudo_label_cache.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,11 +13,24 @@ namespace semiflow {
 namespace {
 
 // The same file reached through a symlinked data folder (data/fmnist -> fmnist_seed0) matches.
-std::string canonical_key(const std::string& path) {
-  std::error_code error;
-  const auto canonical = std::filesystem::weakly_canonical(path, error);
-  return error ? path : canonical.string();
-}
+// Folders are resolved once each: images share a few folders, and resolving is a syscall per
+// path component.
+class CanonicalPaths {
+ public:
+  std::string operator()(const std::string& path) {
+    const std::filesystem::path file(path);
+    auto [it, inserted] = folders_.try_emplace(file.parent_path().string());
+    if (inserted) {
+      std::error_code error;
+      const auto resolved = std::filesystem::weakly_canonical(file.parent_path(), error);
+      it->second = error ? file.parent_path() : resolved;
+    }
+    return (it->second / file.filename()).string();
+  }
+
+ private:
+  std::unordered_map<std::string, std::filesystem::path> folders_;
+};
 
 }  // namespace
 
@@ -27,21 +39,17 @@ CacheAccuracy score_cache(const std::string& cache_path, const Manifest& truth, 
   if (!truth.labeled)
     throw std::invalid_argument(fmt::format("{}: has no label columns; give the labeled truth of the cached images", truth.source));
   const PseudoLabelCacheReader reader(cache_path);
-  std::vector<std::string> names;
-  for (const auto& level : hierarchy.levels()) names.push_back(level.name);
-  if (reader.header().level_names != names || reader.header().classes_per_level != hierarchy.classes_per_level())
-    throw std::invalid_argument(fmt::format("{}: its levels ({}) differ from hierarchy {} ({})", cache_path,
-                                            fmt::join(reader.header().level_names, ", "), hierarchy.source(),
-                                            fmt::join(names, ", ")));
+  check_cache_levels(reader.header(), hierarchy, cache_path);
 
+  CanonicalPaths canonical;
   std::unordered_map<std::string, const ManifestRow*> by_path;
-  for (const auto& row : truth.rows) by_path.emplace(canonical_key(truth.image_path(row)), &row);
+  for (const auto& row : truth.rows) by_path.emplace(canonical(truth.image_path(row)), &row);
 
   CacheAccuracy result;
   result.rows = reader.rows();
   for (int l = 0; l < hierarchy.num_levels(); ++l) {
     LevelAccuracy level;
-    level.name = names[static_cast<std::size_t>(l)];
+    level.name = hierarchy.level(l).name;
     level.per_class.resize(hierarchy.level(l).classes.size());
     level.per_bin.resize(static_cast<std::size_t>(bins));
     result.levels.push_back(std::move(level));
@@ -50,7 +58,7 @@ CacheAccuracy score_cache(const std::string& cache_path, const Manifest& truth, 
   for (long begin = 0; begin < reader.rows(); begin += kChunk) {
     const CacheRows chunk = reader.read_range(begin, std::min(reader.rows(), begin + kChunk));
     for (std::size_t r = 0; r < chunk.ids.size(); ++r) {
-      const auto found = by_path.find(canonical_key(chunk.ids[r]));
+      const auto found = by_path.find(canonical(chunk.ids[r]));
       if (found == by_path.end()) continue;
       ++result.matched;
       for (std::size_t l = 0; l < result.levels.size(); ++l) {

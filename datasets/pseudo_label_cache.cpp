@@ -1,6 +1,7 @@
 #include "datasets/pseudo_label_cache.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <hdf5.h>
 #include <xxhash.h>
 
@@ -618,6 +619,14 @@ CacheSummary summarize_cache(const std::string& path, int bins) {
     summary.levels.push_back(std::move(level));
   }
   return summary;
+}
+
+void check_cache_levels(const CacheHeader& header, const Hierarchy& hierarchy, const std::string& cache_path) {
+  std::vector<std::string> names;
+  for (const auto& level : hierarchy.levels()) names.push_back(level.name);
+  if (header.level_names != names || header.classes_per_level != hierarchy.classes_per_level())
+    throw std::invalid_argument(fmt::format("{}: its levels ({}) differ from hierarchy {}", cache_path,
+                                            fmt::join(header.level_names, ", "), hierarchy.source()));
 }
 
 std::vector<std::string> verify_cache(const std::string& path) {

@@ -160,6 +160,9 @@ struct CacheSummary {
 };
 CacheSummary summarize_cache(const std::string& path, int bins = 20);
 
+// Throws naming the cache unless its levels (names and class counts) are `hierarchy`'s.
+void check_cache_levels(const CacheHeader& header, const Hierarchy& hierarchy, const std::string& cache_path);
+
 // `semiflow cache verify`: every problem found, one line each, naming the file (empty = ok).
 // Streams the whole file (all chunks decompress) and checks completeness, shapes, label
 // ranges, confidence in [0, 1] and that labels/confidence match the probabilities.

@@ -197,11 +197,7 @@ class PseudoLabel : public Node {
  private:
   void check_cache_matches(const std::string& cache_path, const std::string& manifest_path) const {
     const CacheHeader& header = reader_->header();
-    std::vector<std::string> names;
-    for (const auto& level : hierarchy_.levels()) names.push_back(level.name);
-    if (header.level_names != names || header.classes_per_level != hierarchy_.classes_per_level())
-      throw std::invalid_argument(fmt::format("{}: its levels ({}) differ from hierarchy {}", cache_path,
-                                              fmt::join(header.level_names, ", "), hierarchy_.source()));
+    check_cache_levels(header, hierarchy_, cache_path);
     if (header.fingerprints.manifest != fingerprint_file(manifest_path) ||
         reader_->rows() != static_cast<long>(unlabeled_.rows.size()))
       throw std::invalid_argument(fmt::format("{}: made from another manifest than {}; rerun teacher_inference on it",
