@@ -7,6 +7,7 @@
 #include "models/losses.h"
 #include "models/precision.h"
 #include "models/tensor_memory.h"
+#include "nodes/optimization.h"
 #include "apps/served_process.h"
 
 #include <CLI/CLI.hpp>
@@ -115,7 +116,11 @@ int main(int argc, char** argv) {
   semiflow::EfficientNetV2 model(
       semiflow::EfficientNetV2Options(args.arch, args.classes).channels_last(args.channels_last));
   model->to(device);
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(5e-4));
+  // The train node's optimizer (SGD, Nesterov, no decay on 1-D tensors), as the reference's.
+  semiflow::OptimizerConfig sgd;
+  sgd.lr = 0.05;
+  sgd.weight_decay = 5e-4;
+  const auto optimizer = semiflow::make_optimizer(sgd, *model);
   // NHWC input for an NHWC model, as the reference's.
   auto images = torch::randn({args.batch, 3, args.image_size, args.image_size}).to(device);
   if (args.channels_last) images = images.contiguous(torch::MemoryFormat::ChannelsLast);
@@ -125,10 +130,10 @@ int main(int argc, char** argv) {
 
   auto train_step = [&] {
     model->train();
-    optimizer.zero_grad();
+    optimizer->zero_grad();
     const auto loss = semiflow::hierarchical_cross_entropy(semiflow::forward_logits(model, images, precision), labels).total;
     loss.backward();
-    optimizer.step();
+    optimizer->step();
   };
   auto inference_step = [&] {
     model->eval();
@@ -157,6 +162,17 @@ int main(int argc, char** argv) {
     inference.push_back(images_per_second(args, inference_step));
     for (auto& side : references) side.inference.push_back(round_of(*side.reference, "inference"));
   }
+  // One optimizer step on the last step's gradients, multi-tensor against libtorch's
+  // per-parameter loop (the train node picks by device; milliseconds, median of the rounds).
+  std::vector<double> multi_tensor_ms, per_parameter_ms;
+  for (const bool foreach : {true, false}) {
+    auto config = sgd;
+    config.foreach = foreach;
+    const auto stepper = semiflow::make_optimizer(config, *model);
+    stepper->step();  // warm-up: momentum buffers exist
+    for (int round = 0; round < args.rounds; ++round)
+      (foreach ? multi_tensor_ms : per_parameter_ms).push_back(1e3 * args.batch / images_per_second(args, [&] { stepper->step(); }));
+  }
   const Range ours_train = range_of(train), ours_inference = range_of(inference);
   nlohmann::json out = {{"arch", args.arch},
                         {"params", model->num_parameters()},
@@ -167,7 +183,8 @@ int main(int argc, char** argv) {
                         {"device", args.device},
                         {"precision", args.precision},
                         {"train_images_per_s", ours_train.median},
-                        {"inference_images_per_s", ours_inference.median}};
+                        {"inference_images_per_s", ours_inference.median},
+                        {"sgd_step_ms", {{"multi_tensor", range_of(multi_tensor_ms).median}, {"libtorch", range_of(per_parameter_ms).median}}}};
   for (const auto& side : references) {
     const Range train_ratio = range_of(ratios(train, side.train)), inference_ratio = range_of(ratios(inference, side.inference));
     out[side.key] = side.reference->info;
@@ -188,6 +205,8 @@ int main(int argc, char** argv) {
       args.arch, model->num_parameters(), args.image_size, args.image_size, args.batch, args.threads,
       args.channels_last ? " NHWC" : "", args.device, args.precision, ours_train.median, ours_inference.median, args.rounds, ours_train.min, ours_train.max,
       ours_inference.min, ours_inference.max);
+  fmt::print("SGD step: multi-tensor {:.2f} ms, libtorch's per-parameter {:.2f} ms\n", range_of(multi_tensor_ms).median,
+             range_of(per_parameter_ms).median);
   for (const auto& side : references) {
     const auto& reference = out[side.key];
     fmt::print("PyTorch-Python {} ({} params, torch {}){}: train {:.0f} images/s, inference {:.0f} images/s; "

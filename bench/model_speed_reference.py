@@ -83,7 +83,11 @@ def main():
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
     model = build(args.arch, args.classes).to(args.device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    # semiflow's train optimizer: Nesterov SGD, no weight decay on 1-D tensors (BatchNorm, biases).
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
+    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}],
+                                lr=0.05, momentum=0.9, nesterov=True)
     images = torch.randn(args.batch, 3, args.image_size, args.image_size).to(args.device)
     labels = torch.randint(args.classes, (args.batch,)).to(args.device)
     autocast = lambda: torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.precision == "bf16")

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct OptimizerConfig {
   double weight_decay = 0.0;  // applied to the decay group only
   double momentum = 0.9;      // sgd, rmsprop
   bool nesterov = true;       // sgd
+  // sgd: one multi-tensor (_foreach) update per group (true) or libtorch's per-parameter loop
+  // (false); unset: multi-tensor where the parameters are on CUDA, as torch.optim's foreach=None.
+  std::optional<bool> foreach;
   double rmsprop_alpha = 0.9;
   double rmsprop_eps = 1e-3;
   double adam_beta1 = 0.9;

@@ -27,7 +27,8 @@ for deb in "$kit"/debs/*.deb; do dpkg -x "$deb" "$kit/prefix"; done
 # What a build does not read: documentation, manuals, static archives, executables.
 rm -rf "$kit/prefix/usr/share/doc" "$kit/prefix/usr/share/man" "$kit/prefix/usr/share/lintian" "$kit/prefix/usr/bin" \
        "$kit/prefix/usr/share/bash-completion" "$kit/prefix/etc"
-find "$kit/prefix" -name '*.a' -delete
+# (Catch2's CMake package names its libCatch2WithMain.a: without it, configuring fails.)
+find "$kit/prefix" -name '*.a' ! -name 'libCatch2WithMain.a' -delete
 # Absolute symlinks (a -dev package's libfoo.so -> /usr/lib/...) must point into the kit instead.
 find "$kit/prefix" -type l | while read -r link; do
   target=$(readlink "$link")

@@ -6,13 +6,14 @@
 #      share (time it waited for a batch over its busy plus waiting time).
 #   2. teacher inference: the trained checkpoint pseudo-labels the whole unlabeled manifest (58k
 #      images with the default split) into an HDF5 cache; images/s.
-# Writes student_phase.json (both figures) and the runs' logs and per-node statistics to OUT.
+# Writes student_phase.json (both figures) to OUT; the data, runs, logs and per-node statistics
+# go to WORK (default OUT/student_phase).
 #   scripts/device/student_phase.sh SEMIFLOW IDX_DIR OUT
-#   env: DEVICE (cuda), ARCH (s), SIZE (224), IMAGES (20000), PRECISION (bf16), BATCH (128)
+#   env: DEVICE (cuda), ARCH (s), SIZE (224), IMAGES (20000), PRECISION (bf16), BATCH (128), WORK
 set -euo pipefail
 semiflow=$1 idx_dir=$2 out=$3
 device=${DEVICE:-cuda} arch=${ARCH:-s} size=${SIZE:-224} images=${IMAGES:-20000} precision=${PRECISION:-bf16} batch=${BATCH:-128}
-work=$out/student_phase
+work=${WORK:-$out/student_phase}
 mkdir -p "$work"
 step() { echo "== $(date +%T) $*"; }
 

@@ -3,6 +3,10 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <optional>
+#include <sstream>
+#include <utility>
+
 using namespace semiflow;
 
 namespace {
@@ -47,6 +51,67 @@ TEST_CASE("weight decay groups: BatchNorm and biases are never decayed", "[optim
     }
   }
   CHECK_THROWS_WITH(parse_optimizer_kind("adam"), Catch::Contains("sgd, rmsprop, adamw"));
+}
+
+TEST_CASE("sgd, multi-tensor or not, takes libtorch SGD's steps exactly, and its state loads into libtorch's SGD", "[optimization]") {
+  for (const auto& [nesterov, foreach] : {std::pair{true, std::optional<bool>(true)}, std::pair{false, std::optional<bool>(true)},
+                                          std::pair{true, std::optional<bool>()}}) {
+    INFO("nesterov " << nesterov << ", foreach " << (foreach ? "true" : "unset (false on the CPU)"));
+    OptimizerConfig config;
+    config.foreach = foreach;
+    config.lr = 0.1;
+    config.weight_decay = 0.01;
+    config.momentum = 0.9;
+    config.nesterov = nesterov;
+    const auto libtorch_sgd = [&](torch::nn::Sequential& net) {
+      const auto split = split_weight_decay_groups(*net);
+      auto options = torch::optim::SGDOptions(config.lr).momentum(config.momentum).nesterov(nesterov);
+      std::vector<torch::optim::OptimizerParamGroup> groups;
+      groups.emplace_back(split.decay, std::make_unique<torch::optim::SGDOptions>(options.weight_decay(config.weight_decay)));
+      groups.emplace_back(split.no_decay, std::make_unique<torch::optim::SGDOptions>(options.weight_decay(0.0)));
+      return std::make_unique<torch::optim::SGD>(std::move(groups), options);
+    };
+    const auto copy_of = [](torch::nn::Sequential& net) {
+      auto copy = small_net();
+      for (std::size_t i = 0; i < net->parameters().size(); ++i) copy->parameters()[i].detach().copy_(net->parameters()[i].detach());
+      return copy;
+    };
+    // The same gradients for every net; parameter 0 has none in step 2 (it keeps value and momentum).
+    const auto step_all = [](const std::vector<std::pair<torch::nn::Sequential*, torch::optim::Optimizer*>>& runs, int step) {
+      for (std::size_t i = 0; i < runs.front().first->get()->parameters().size(); ++i) {
+        const auto gradient = torch::randn_like(runs.front().first->get()->parameters()[i]);
+        for (const auto& run : runs)
+          run.first->get()->parameters()[i].mutable_grad() = step == 2 && i == 0 ? torch::Tensor() : gradient.clone();
+      }
+      for (const auto& run : runs) run.second->step();
+    };
+    const auto same = [](torch::nn::Sequential& a, torch::nn::Sequential& b) {
+      for (std::size_t i = 0; i < a->parameters().size(); ++i)
+        if (!torch::equal(a->parameters()[i], b->parameters()[i])) return false;
+      return true;
+    };
+    torch::manual_seed(0);
+    auto ours = small_net(), theirs = copy_of(ours);
+    auto optimizer = make_optimizer(config, *ours);
+    auto reference = libtorch_sgd(theirs);
+    for (int step = 0; step < 5; ++step) {
+      step_all({{&ours, optimizer.get()}, {&theirs, reference.get()}}, step);
+      CHECK(same(ours, theirs));
+    }
+    // Our state (a checkpoint's) taken over by libtorch's SGD continues identically.
+    torch::serialize::OutputArchive archive;
+    optimizer->save(archive);
+    std::ostringstream saved;
+    archive.save_to(saved);
+    std::istringstream text(saved.str());
+    torch::serialize::InputArchive loaded;
+    loaded.load_from(text);
+    auto resumed = copy_of(ours);
+    auto resumed_optimizer = libtorch_sgd(resumed);
+    resumed_optimizer->load(loaded);
+    step_all({{&ours, optimizer.get()}, {&resumed, resumed_optimizer.get()}}, 5);
+    CHECK(same(ours, resumed));
+  }
 }
 
 TEST_CASE("set_learning_rate sets every group", "[optimization]") {

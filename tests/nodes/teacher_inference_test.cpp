@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <cmath>
@@ -30,7 +31,8 @@ nodes:
 
 // Unlabeled images -> teacher(s) -> cache; `mean` changes the preprocessing upstream.
 std::string inference(const std::string& checkpoints, const std::string& cache, double mean = 0.5,
-                      const std::string& shuffle = "false", const std::string& precision = "fp32") {
+                      const std::string& shuffle = "false", const std::string& precision = "fp32",
+                      const std::string& device = "cpu") {
   return fmt::format(R"(
 threads: {{graph: 2, torch: 1}}
 nodes:
@@ -38,8 +40,8 @@ nodes:
   - {{name: dec, type: decode, input: src}}
   - {{name: bat, type: batch, input: dec, batch_size: 6, mean: [{m}, {m}, {m}], std: [0.25, 0.25, 0.25]}}
   - {{name: teacher, type: teacher_inference, input: bat, checkpoints: [{}], manifest: unlabeled.csv, cache: {},
-     flip: true, chunk_rows: 4, device: cpu, precision: {}}}
-)", shuffle, checkpoints, cache, precision, fmt::arg("m", mean));
+     flip: true, chunk_rows: 4, device: {}, precision: {}}}
+)", shuffle, checkpoints, cache, device, precision, fmt::arg("m", mean));
 }
 
 }  // namespace
@@ -161,4 +163,27 @@ TEST_CASE("teacher_inference: bf16 probabilities are close to fp32's and keyed a
   // models' tests check that bf16 changes the logits.)
   INFO("largest probability difference bf16 - fp32: " << largest);
   CHECK(largest < 0.05);
+}
+
+// Hidden ([.cuda]): run on a GPU machine with `tests_nodes "[cuda]"` (scripts/device/run_kit.sh).
+TEST_CASE("teacher_inference on CUDA: fp32 probabilities equal the CPU's, bf16 ones are close", "[.cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  semiflow::testing::TempDir dir;
+  const std::string d = dir.path().string();
+  semiflow::testing::write_colour_dataset(d, 16, 8);
+  train_teacher(d, "teacher", 1);
+  run_yaml(inference("teacher/last.pt", "cpu.h5"), d);
+  run_yaml(inference("teacher/last.pt", "cuda.h5", 0.5, "false", "fp32", "cuda"), d);
+  run_yaml(inference("teacher/last.pt", "cuda_bf16.h5", 0.5, "false", "bf16", "cuda"), d);
+  const auto cpu = PseudoLabelCacheReader(dir.file("cpu.h5")).read_range(0, 16);
+  for (const auto& [file, tolerance] : {std::pair{"cuda.h5", 1e-4}, std::pair{"cuda_bf16.h5", 0.05}}) {
+    const auto cuda = PseudoLabelCacheReader(dir.file(file)).read_range(0, 16);
+    CHECK(cuda.ids == cpu.ids);
+    double largest = 0;
+    for (std::size_t level = 0; level < cpu.probabilities.size(); ++level)
+      for (std::size_t i = 0; i < cpu.probabilities[level].values.size(); ++i)
+        largest = std::max(largest, std::abs(double{cpu.probabilities[level].values[i]} - cuda.probabilities[level].values[i]));
+    INFO(file << ": largest probability difference from the CPU's " << largest);
+    CHECK(largest < tolerance);
+  }
 }

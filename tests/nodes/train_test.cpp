@@ -23,7 +23,7 @@ namespace {
 
 // source -> decode -> batch -> train, with `train_params` appended to the train node.
 // `keep_batches` > 0: the stream ends after that many batches, as a killed run's did.
-std::string pipeline(int source_epochs, const std::string& train_params, int keep_batches = 0) {
+std::string pipeline(int source_epochs, const std::string& train_params, int keep_batches = 0, const std::string& device = "cpu") {
   return fmt::format(
       "threads: {{graph: 2, torch: 1}}\n"
       "nodes:\n"
@@ -32,9 +32,9 @@ std::string pipeline(int source_epochs, const std::string& train_params, int kee
       "  - {{name: bat, type: batch, input: dec, batch_size: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}\n"
       "{}"
       "  - {{name: train, type: train, input: {}, hierarchy: hierarchy.yaml, arch: nano, image_size: 8, eval_manifest: test.csv,\n"
-      "     seed: 3, device: cpu, {}}}\n",
+      "     seed: 3, device: {}, {}}}\n",
       source_epochs, keep_batches > 0 ? fmt::format("  - {{name: cut, type: truncate, input: bat, keep: {}}}\n", keep_batches) : "",
-      keep_batches > 0 ? "cut" : "bat", train_params);
+      keep_batches > 0 ? "cut" : "bat", device, train_params);
 }
 
 std::vector<nlohmann::json> read_metrics(const fs::path& file) {
@@ -137,4 +137,25 @@ TEST_CASE("train: precision bf16 trains with fp32 weights and checkpoints; fp16 
   for (const auto& p : loaded.model->parameters()) CHECK(p.scalar_type() == torch::kFloat32);
   CHECK_THROWS_WITH(run_yaml(pipeline(1, "epochs: 1, precision: fp16, out_dir: half"), dir.path().string()),
                     Catch::Matchers::Contains("precision fp16 runs on CUDA only; on the CPU use bf16"));
+}
+
+// Hidden ([.cuda]): run on a GPU machine with `tests_nodes "[cuda]"` (scripts/device/run_kit.sh).
+TEST_CASE("train on CUDA: fp32, bf16 and fp16 learn with fp32 weights; fp16 keeps its loss scale in the checkpoint", "[.cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  semiflow::testing::TempDir dir;
+  write_colour_dataset(dir.path(), 64, 32);
+  for (const std::string precision : {"fp32", "bf16", "fp16"}) {
+    INFO("precision " << precision);
+    run_yaml(pipeline(6, fmt::format("epochs: 6, lr: 0.05, precision: {}, out_dir: {}", precision, precision), 0, "cuda"),
+             dir.path().string());
+    const auto records = read_metrics(dir.path() / precision / "metrics.jsonl");
+    REQUIRE(records.size() == 6);
+    CHECK(records.back()["train_loss"].get<double>() < records.front()["train_loss"].get<double>());
+    CHECK(records.back()["eval"]["images"] == 64);
+    const auto checkpoint = (dir.path() / precision / "last.pt").string();
+    for (const auto& p : load_checkpoint_for_inference(checkpoint, torch::kCPU).model->parameters())
+      CHECK(p.scalar_type() == torch::kFloat32);
+    const auto state = read_checkpoint_meta(checkpoint).state;
+    CHECK(state.contains("loss_scaler") == (precision == "fp16"));
+  }
 }
