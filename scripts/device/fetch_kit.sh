@@ -27,13 +27,19 @@ for deb in "$kit"/debs/*.deb; do dpkg -x "$deb" "$kit/prefix"; done
 # What a build does not read: documentation, manuals, static archives, executables.
 rm -rf "$kit/prefix/usr/share/doc" "$kit/prefix/usr/share/man" "$kit/prefix/usr/share/lintian" "$kit/prefix/usr/bin" \
        "$kit/prefix/usr/share/bash-completion" "$kit/prefix/etc"
-# (Catch2's CMake package names its libCatch2WithMain.a: without it, configuring fails.)
-find "$kit/prefix" -name '*.a' ! -name 'libCatch2WithMain.a' -delete
+# (CMake packages check that every archive they name exists: Catch2's and libjpeg-turbo's stay.)
+find "$kit/prefix" -name '*.a' ! -name 'libCatch2WithMain.a' ! -name 'libjpeg.a' ! -name 'libturbojpeg.a' -delete
 # Absolute symlinks (a -dev package's libfoo.so -> /usr/lib/...) must point into the kit instead.
 find "$kit/prefix" -type l | while read -r link; do
   target=$(readlink "$link")
   [[ $target == /* ]] || continue
   ln -sfn "$(realpath -m --relative-to="$(dirname "$link")" "$kit/prefix$target")" "$link"
+done
+# CMake package files that name /usr (libjpeg-turbo's targets, for one) must name the kit's usr/,
+# which the GPU machine has where it has no /usr/lib/x86_64-linux-gnu/libjpeg.so.
+find "$kit/prefix" -name '*.cmake' | while read -r file; do
+  usr=$(realpath -m --relative-to="$(dirname "$file")" "$kit/prefix/usr")
+  sed -i "s|\"/usr/|\"\${CMAKE_CURRENT_LIST_DIR}/$usr/|g; s|\"/usr\"|\"\${CMAKE_CURRENT_LIST_DIR}/$usr\"|g" "$file"
 done
 size=$(du -sm "$kit/prefix" | cut -f1)
 echo "fetch_kit: $kit/prefix holds ${size} MiB"
