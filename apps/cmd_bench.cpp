@@ -173,7 +173,7 @@ const graph::Phase& training_phase(const graph::RunPlan& plan, const std::string
 }
 
 // The benchmark reads the source's manifest in Python and times the trainer: one of each.
-const graph::NodeDef& only_node_of_type(const graph::Phase& phase, const std::string& type) {
+const graph::NodeDef& only_node_of_type(const graph::Phase& phase, const char* type) {
   const graph::NodeDef* found = nullptr;
   for (const auto& node : phase.config.nodes) {
     if (node.type->schema.type_name() != type) continue;

@@ -29,7 +29,7 @@ std::unique_ptr<ServedProcess> ServedProcess::start(const std::vector<std::strin
   if (pid == 0) {
     dup2(requests[0], STDIN_FILENO);
     dup2(replies[1], STDOUT_FILENO);
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
   close(requests[0]);

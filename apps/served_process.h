@@ -21,8 +21,9 @@ Range range_of(std::vector<double> values);
 
 class ServedProcess {
  public:
-  // Runs `argv` (argv[0] a path); its first line is `info`. Nothing when it cannot start or does
-  // not answer (a missing interpreter or module: the child's errors go to stderr).
+  // Runs `argv` (argv[0] a path, or a name such as python3 looked up on PATH); its first line is
+  // `info`. Nothing when it cannot start or does not answer (a missing interpreter or module: the
+  // child's errors go to stderr).
   static std::unique_ptr<ServedProcess> start(const std::vector<std::string>& argv);
   ~ServedProcess();  // closes its stdin and waits for it to end
 

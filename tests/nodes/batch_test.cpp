@@ -45,7 +45,7 @@ TEST_CASE("batch normalizes with mean and std", "[batch]") {
   semiflow::testing::TempDir dir;
   semiflow::testing::write_tiny_dataset(dir.path().string(), 2, 4);
   run_yaml(batch_yaml("batch_size: 2, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]"), dir.path().string());
-  const auto& batch = collected("sink")[0].get<Batch>();
+  const auto batch = collected("sink")[0].get<Batch>();
   CHECK(batch.images[0][0][0][0].item<float>() == Approx((0.0 - 0.5) / 0.25).margin(0.03));
 }
 

@@ -31,7 +31,7 @@ TEST_CASE("MixUp mixes pixels and every level's targets with one weight; -1 on e
   semiflow::testing::TempDir dir;
   // Rows 0..3 have fine labels a1, a2, (unknown), b2 and pixel values 0, 8, 16, 24.
   semiflow::testing::write_tiny_dataset(dir.path().string(), 4, 4, {2});
-  const auto& batch = mixed_batch(dir.path().string(), "mixup_alpha: 0.4, seed: 3");
+  const Batch batch = mixed_batch(dir.path().string(), "mixup_alpha: 0.4, seed: 3");
   REQUIRE(batch.soft_targets.size() == 2);
   // Image 0 is paired with image 3: pixel = lam * 0 + (1 - lam) * 24 / 255.
   const double lam = 1.0 - batch.images[0][0][0][0].item<float>() / (24.0 / 255);
@@ -52,7 +52,7 @@ TEST_CASE("MixUp mixes pixels and every level's targets with one weight; -1 on e
 TEST_CASE("CutMix pastes a box and weights targets by its area", "[mix]") {
   semiflow::testing::TempDir dir;
   semiflow::testing::write_tiny_dataset(dir.path().string(), 4, 16);
-  const auto& batch = mixed_batch(dir.path().string(), "cutmix_alpha: 1.0, seed: 1");
+  const Batch batch = mixed_batch(dir.path().string(), "cutmix_alpha: 1.0, seed: 1");
   // Image 0 (value 0) received a box of image 3 (value 24/255): the pasted share is the area.
   const auto pasted = batch.images[0][0].gt(12.0 / 255).to(torch::kFloat32).mean().item<float>();
   const auto fine = batch.soft_targets[1];
@@ -63,7 +63,7 @@ TEST_CASE("CutMix pastes a box and weights targets by its area", "[mix]") {
 TEST_CASE("mix leaves batches alone before start_epoch", "[mix]") {
   semiflow::testing::TempDir dir;
   semiflow::testing::write_tiny_dataset(dir.path().string(), 4, 4);
-  const auto& batch = mixed_batch(dir.path().string(), "mixup_alpha: 0.4, start_epoch: 1");
+  const Batch batch = mixed_batch(dir.path().string(), "mixup_alpha: 0.4, start_epoch: 1");
   CHECK(batch.soft_targets.empty());
   CHECK(batch.images[3][0][0][0].item<float>() == Approx(24.0 / 255).margin(1.5 / 255));
 }

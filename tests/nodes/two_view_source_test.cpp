@@ -22,7 +22,7 @@ nodes:
      hierarchy: hierarchy.yaml, batch_size: 2, unlabeled_ratio: 2.0, epochs: 2, seed: 1}
   - {name: out, type: collect, input: src}
 )", dir.path().string());
-  const auto& items = collected("out");
+  const auto items = collected("out");
   // 10 unlabeled rows, 4 per step: 3 steps per epoch, the last with 2.
   REQUIRE(items.size() == 6);
   std::multiset<std::string> unlabeled_seen;
@@ -65,7 +65,7 @@ nodes:
   - {name: bat, type: batch, input: aug, batch_size: 9, mean: [0, 0, 0], std: [1, 1, 1]}
   - {name: out, type: collect, input: bat}
 )", dir.path().string());
-  const auto& items = collected("out");
+  const auto items = collected("out");
   REQUIRE(items.size() == 1);
   const Batch& batch = items[0].get<Batch>();
   REQUIRE(batch.views == std::vector<int>{kPlainView, kWeakView, kStrongView, kWeakView, kStrongView, kWeakView,
