@@ -67,8 +67,8 @@ LevelLosses hierarchical_cross_entropy(const std::vector<torch::Tensor>& logits,
     check_logits(logits[l], l, labels.size(0));
     const std::int64_t classes = logits[l].size(1);
     const auto level_labels = labels.select(1, static_cast<std::int64_t>(l));
-    if (level_labels.numel() > 0 && (level_labels.min().item<std::int64_t>() < kAbsentLabel ||
-                                     level_labels.max().item<std::int64_t>() >= classes)) {
+    if (labels.is_cpu() && level_labels.numel() > 0 &&
+        (level_labels.min().item<std::int64_t>() < kAbsentLabel || level_labels.max().item<std::int64_t>() >= classes)) {
       throw std::invalid_argument("hierarchical_cross_entropy: level " + std::to_string(l) +
                                   " has labels outside -1.." + std::to_string(classes - 1));
     }

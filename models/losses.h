@@ -30,7 +30,9 @@ struct HierarchicalCrossEntropyOptions {
 
 // Per level, PyTorch's cross_entropy(logits, labels, weight, ignore_index=-1, label_smoothing,
 // reduction='mean'): the weighted mean over present rows, normalised by the summed weights of
-// their labels. `logits[l]` is [N, C_l]; `labels` is int64 [N, L].
+// their labels. `logits[l]` is [N, C_l]; `labels` is int64 [N, L]. Labels outside -1..C_l-1 are
+// refused when they are on the CPU; on a GPU that check would wait for the device every step, so
+// there they are the caller's to check (the source node checks them against the hierarchy).
 LevelLosses hierarchical_cross_entropy(const std::vector<torch::Tensor>& logits, const torch::Tensor& labels,
                                        const HierarchicalCrossEntropyOptions& options = {});
 
