@@ -140,6 +140,36 @@ int main(int argc, char** argv) {
     torch::NoGradGuard no_grad;
     semiflow::forward_logits(model, images, precision);
   };
+  // Milliseconds of a training step's parts, the device synchronised between them (medians over
+  // the steps): where a gap to the reference lies.
+  auto train_phases = [&] {
+    const auto synchronize = [&] {
+      if (device.is_cuda()) torch::cuda::synchronize();
+    };
+    const auto now = [] { return std::chrono::steady_clock::now(); };
+    const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
+    std::vector<double> forward, backward, step;
+    model->train();
+    for (int i = 0; i < args.steps; ++i) {
+      synchronize();
+      const auto start = now();
+      optimizer->zero_grad();
+      const auto loss = semiflow::hierarchical_cross_entropy(semiflow::forward_logits(model, images, precision), labels).total;
+      synchronize();
+      const auto forwarded = now();
+      loss.backward();
+      synchronize();
+      const auto backwarded = now();
+      optimizer->step();
+      synchronize();
+      const auto end = now();
+      forward.push_back(ms(start, forwarded));
+      backward.push_back(ms(forwarded, backwarded));
+      step.push_back(ms(backwarded, end));
+    }
+    return nlohmann::json{{"forward", range_of(forward).median}, {"backward", range_of(backward).median},
+                          {"optimizer", range_of(step).median}};
+  };
   train_step();  // warm-up: oneDNN picks and caches its kernels on first use
   inference_step();
 
@@ -162,6 +192,8 @@ int main(int argc, char** argv) {
     inference.push_back(images_per_second(args, inference_step));
     for (auto& side : references) side.inference.push_back(round_of(*side.reference, "inference"));
   }
+  const nlohmann::json phases = train_phases();
+  for (auto& side : references) side.reference->info["train_phase_ms"] = side.reference->request("phases").at("train_phase_ms");
   // One optimizer step on the last step's gradients, multi-tensor against libtorch's
   // per-parameter loop (the train node picks by device; milliseconds, median of the rounds).
   std::vector<double> multi_tensor_ms, per_parameter_ms;
@@ -184,6 +216,7 @@ int main(int argc, char** argv) {
                         {"precision", args.precision},
                         {"train_images_per_s", ours_train.median},
                         {"inference_images_per_s", ours_inference.median},
+                        {"train_phase_ms", phases},
                         {"sgd_step_ms", {{"multi_tensor", range_of(multi_tensor_ms).median}, {"libtorch", range_of(per_parameter_ms).median}}}};
   for (const auto& side : references) {
     const Range train_ratio = range_of(ratios(train, side.train)), inference_ratio = range_of(ratios(inference, side.inference));
@@ -207,6 +240,12 @@ int main(int argc, char** argv) {
       ours_inference.min, ours_inference.max);
   fmt::print("SGD step: multi-tensor {:.2f} ms, libtorch's per-parameter {:.2f} ms\n", range_of(multi_tensor_ms).median,
              range_of(per_parameter_ms).median);
+  const auto print_phases = [](const std::string& who, const nlohmann::json& ms) {
+    fmt::print("{} training step, parts timed apart: forward and loss {:.1f} ms, backward {:.1f} ms, optimizer {:.1f} ms\n", who,
+               ms.at("forward").get<double>(), ms.at("backward").get<double>(), ms.at("optimizer").get<double>());
+  };
+  print_phases("semiflow", phases);
+  for (const auto& side : references) print_phases("PyTorch-Python" + side.name, out[side.key]["train_phase_ms"]);
   for (const auto& side : references) {
     const auto& reference = out[side.key];
     fmt::print("PyTorch-Python {} ({} params, torch {}){}: train {:.0f} images/s, inference {:.0f} images/s; "

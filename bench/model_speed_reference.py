@@ -4,7 +4,8 @@
 thread count, device, precision (bf16: torch.autocast) and SGD step, timed the same way. Alone it alternates train and inference rounds
 and prints one JSON object with the medians. With --serve (how the C++ benchmark runs it, so
 that its rounds interleave with semiflow's) it prints {"params", "torch"} once ready, then
-times one round per line read ("train" or "inference"), printing {"images_per_s"}."""
+times one round per line read ("train" or "inference"), printing {"images_per_s"}, or for "phases"
+{"train_phase_ms": {"forward", "backward", "optimizer"}}: a step's parts timed apart."""
 import argparse
 import json
 import math
@@ -108,13 +109,41 @@ def main():
         with torch.no_grad(), autocast():
             model(images)
 
+    def train_phases():
+        """Milliseconds of a training step's parts, the device synchronised between them (medians over the steps)."""
+        synchronize = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+        parts = {"forward": [], "backward": [], "optimizer": []}
+        model.train()
+        for _ in range(args.steps):
+            synchronize()
+            start = time.perf_counter()
+            optimizer.zero_grad()
+            with autocast():
+                logits = model(images)
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels, ignore_index=-1)
+            synchronize()
+            forward = time.perf_counter()
+            loss.backward()
+            synchronize()
+            backward = time.perf_counter()
+            optimizer.step()
+            synchronize()
+            end = time.perf_counter()
+            for part, seconds in (("forward", forward - start), ("backward", backward - forward), ("optimizer", end - backward)):
+                parts[part].append(1e3 * seconds)
+        return {part: statistics.median(ms) for part, ms in parts.items()}
+
     train_step()
     inference_step()
     if args.serve:
         print(json.dumps({"params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}), flush=True)
         steps = {"train": train_step, "inference": inference_step}
         for line in sys.stdin:
-            print(json.dumps({"images_per_s": images_per_second(args.batch, args.steps, steps[line.strip()], args.device)}),
+            request = line.strip()
+            if request == "phases":
+                print(json.dumps({"train_phase_ms": train_phases()}), flush=True)
+                continue
+            print(json.dumps({"images_per_s": images_per_second(args.batch, args.steps, steps[request], args.device)}),
                   flush=True)
         return
     train, inference = [], []
