@@ -48,7 +48,12 @@ export LD_LIBRARY_PATH=$lib:$lib/hdf5/serial/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_
 # The kit's .pc files say prefix=/usr: the sysroot puts their paths inside the kit.
 export PKG_CONFIG_PATH=$lib/pkgconfig:$kit/usr/share/pkgconfig PKG_CONFIG_SYSROOT_DIR=$kit
 # The wheel's own gloo headers (if it has them) match its ProcessGroupGloo; Debian's are a fallback.
-if [ -d "$torch_prefix/../../include/gloo" ]; then rm -rf "$kit/usr/include/gloo"; fi
+if [ -d "$torch_prefix/../../include/gloo" ]; then
+  rm -rf "$kit/usr/include/gloo"
+  echo "gloo headers: the wheel's"
+else
+  echo "gloo headers: Debian's (the wheel has none)"
+fi
 
 # Warnings do not stop the kit (its figures matter more than one compiler's new warning); they
 # are counted and listed in build_warnings.txt.
