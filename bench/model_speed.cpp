@@ -128,10 +128,13 @@ int main(int argc, char** argv) {
   for (auto classes : args.classes) label_columns.push_back(torch::randint(classes, {args.batch}, torch::kLong));
   const auto labels = torch::stack(label_columns, 1).to(device);
 
+  auto loss_of_step = [&] {
+    return semiflow::hierarchical_cross_entropy(semiflow::forward_logits(model, images, precision), labels).total;
+  };
   auto train_step = [&] {
     model->train();
     optimizer->zero_grad();
-    const auto loss = semiflow::hierarchical_cross_entropy(semiflow::forward_logits(model, images, precision), labels).total;
+    const auto loss = loss_of_step();
     loss.backward();
     optimizer->step();
   };
@@ -154,7 +157,7 @@ int main(int argc, char** argv) {
       synchronize();
       const auto start = now();
       optimizer->zero_grad();
-      const auto loss = semiflow::hierarchical_cross_entropy(semiflow::forward_logits(model, images, precision), labels).total;
+      const auto loss = loss_of_step();
       synchronize();
       const auto forwarded = now();
       loss.backward();

@@ -96,12 +96,15 @@ def main():
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
 
+    def loss_of_step():
+        with autocast():
+            logits = model(images)
+        return torch.nn.functional.cross_entropy(logits.float(), labels, ignore_index=-1)
+
     def train_step():
         model.train()
         optimizer.zero_grad()
-        with autocast():
-            logits = model(images)
-        torch.nn.functional.cross_entropy(logits.float(), labels, ignore_index=-1).backward()
+        loss_of_step().backward()
         optimizer.step()
 
     def inference_step():
@@ -118,9 +121,7 @@ def main():
             synchronize()
             start = time.perf_counter()
             optimizer.zero_grad()
-            with autocast():
-                logits = model(images)
-            loss = torch.nn.functional.cross_entropy(logits.float(), labels, ignore_index=-1)
+            loss = loss_of_step()
             synchronize()
             forward = time.perf_counter()
             loss.backward()

@@ -30,7 +30,7 @@ std::vector<torch::optim::OptimizerParamGroup> decay_groups(const WeightDecayGro
 // multi-tensor (_foreach) operation per parameter group and phase, as PyTorch-Python does on
 // CUDA (foreach=None), instead of libtorch's five kernels per parameter: a few thousand launches
 // a step for EfficientNetV2-S. On the CPU, where _foreach ops loop over the tensors anyway,
-// libtorch's loop is faster (tiny: 0.89 against 1.35 ms a step, bench/model_speed.cpp), so it
+// libtorch's loop is faster (bench/model_speed.cpp times both; docs/performance.md), so it
 // steps there unless `foreach` says otherwise. The arithmetic is libtorch's, in the same order,
 // and the momentum buffers live in the same state, so checkpoints are SGD's.
 class MultiTensorSGD : public torch::optim::SGD {

@@ -57,20 +57,12 @@ fi
 
 # Warnings do not stop the kit (its figures matter more than one compiler's new warning); they
 # are counted and listed in build_warnings.txt.
-configure() {
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEMIFLOW_WERROR=OFF \
-    -DCMAKE_PREFIX_PATH="$torch_prefix;$kit/usr" -DHDF5_ROOT="$lib/hdf5/serial" \
-    -DHDF5_C_COMPILER_EXECUTABLE=HDF5_C_COMPILER_EXECUTABLE-NOTFOUND \
-    ${nccl_include:+"-DCMAKE_CXX_FLAGS=-isystem $nccl_include"} "$@" > "$logs/configure.log" 2>&1
-}
 step "configure (kit_logs/configure.log)"
-if ! configure; then
-  tail -n 25 "$logs/configure.log"
-  step "configure again, naming the CUDA toolkit and without cuDNN's CMake search"
-  rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles"
-  configure -DCUDAToolkit_ROOT="$(dirname "$(dirname "$(command -v nvcc)")")" -DCAFFE2_USE_CUDNN=OFF ||
-    { tail -n 40 "$logs/configure.log"; exit 1; }
-fi
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEMIFLOW_WERROR=OFF \
+  -DCMAKE_PREFIX_PATH="$torch_prefix;$kit/usr" -DHDF5_ROOT="$lib/hdf5/serial" \
+  -DHDF5_C_COMPILER_EXECUTABLE=HDF5_C_COMPILER_EXECUTABLE-NOTFOUND \
+  ${nccl_include:+"-DCMAKE_CXX_FLAGS=-isystem $nccl_include"} > "$logs/configure.log" 2>&1 ||
+  { tail -n 40 "$logs/configure.log"; exit 1; }
 if grep -q "^C10_CUDA_LIBRARY:FILEPATH=.*c10_cuda" "$build/CMakeCache.txt"; then echo "c10_cuda found: CUDA streams and events compiled in"
 else echo "warning: no c10_cuda in this torch: DeviceFeed copies without a side stream"; fi
 
